@@ -1,0 +1,521 @@
+"""The release-window engine: when may a component ship? Pure Python over plain values.
+
+Policies open windows; freezes close whatever part of a window they overlap. Windows of several
+policies that overlap or touch merge into one. Every instant is an aware UTC ``datetime``.
+
+Time semantics (RFC 5545, section 3.3.5): a window starts at the policy's local start time on
+each date its rule yields, in the policy's IANA zone. A local time that does not exist (the
+spring-forward gap) moves forward by the length of the gap; a local time that occurs twice
+(fall back) means the first occurrence. Both are what ``zoneinfo`` does with ``fold=0``. The
+duration is elapsed time, so a three-hour window lasts three hours even across a DST change.
+
+The models adapt to these values (``releases.models``); nothing here imports Django.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .recurrence import InvalidRule, Rule
+
+UTC = dt.UTC
+# How far ahead the next opening is looked for; a rule with no window in five years is off.
+HORIZON = dt.timedelta(days=5 * 366)
+# Occurrences compared when checking a duration against the gaps of its rule.
+GAP_SAMPLE_YEARS = 8
+
+
+class Reason:
+    """Reason codes of a decision; stable, part of the API."""
+
+    IN_WINDOW = "in_window"
+    OUTSIDE_WINDOW = "outside_window"
+    FROZEN = "frozen"
+    NO_POLICY = "no_policy"
+    DOES_NOT_FIT = "does_not_fit"
+
+
+@lru_cache(maxsize=512)
+def get_zone(name: str) -> ZoneInfo:
+    """The IANA zone called ``name``; raises ValueError naming it when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(
+            f"'{name}' is not an IANA time zone (for example America/Los_Angeles)"
+        ) from None
+
+
+def require_aware(value: dt.datetime, name: str = "instant") -> dt.datetime:
+    """Return ``value`` in UTC; a naive datetime is a ValueError, never a guess."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must carry a UTC offset or zone, got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A half-open span of time [start, end) in UTC."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def __contains__(self, instant: dt.datetime) -> bool:
+        return self.start <= instant < self.end
+
+    def overlaps(self, start: dt.datetime, end: dt.datetime) -> bool:
+        return self.start < end and start < self.end
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """Occurrences of ``duration`` starting at ``start_time`` (local) on each date ``rule`` yields.
+
+    ``effective_from`` and ``effective_until`` are local dates, both inclusive; the first is the
+    rule's anchor (RFC 5545's DTSTART), which sets the phase of an INTERVAL greater than one.
+    """
+
+    rule: str
+    start_time: dt.time
+    duration: dt.timedelta
+    zone: str
+    effective_from: dt.date
+    effective_until: dt.date | None = None
+
+    @cached_property
+    def _rule(self) -> Rule:
+        return Rule(self.rule, self.effective_from)
+
+    @cached_property
+    def _tz(self) -> ZoneInfo:
+        return get_zone(self.zone)
+
+    def validate(self, *, max_duration_vs_gap: bool = True) -> dict[str, str]:
+        """Errors by field name; empty when the recurrence is usable."""
+        errors: dict[str, str] = {}
+        try:
+            self._rule  # noqa: B018 - parsing is the check
+        except InvalidRule as exc:
+            errors["rule"] = f"Invalid RRULE: {exc}."
+        try:
+            self._tz  # noqa: B018
+        except ValueError as exc:
+            errors["zone"] = f"{exc}."
+        if self.duration <= dt.timedelta(0):
+            errors["duration"] = "The duration must be longer than zero."
+        if self.effective_until is not None and self.effective_until < self.effective_from:
+            errors["effective_until"] = "'Effective until' is before 'effective from'."
+        if errors:
+            return errors
+        starts = self._sample_starts()
+        if not starts:
+            errors["rule"] = (
+                f"The rule yields no date in the {GAP_SAMPLE_YEARS} years after "
+                f"{self.effective_from.isoformat()}."
+            )
+        elif max_duration_vs_gap and len(starts) > 1:
+            gap = min(b - a for a, b in itertools.pairwise(starts))
+            if self.duration >= gap:
+                errors["duration"] = (
+                    f"The duration ({_human(self.duration)}) must be shorter than the shortest gap "
+                    f"between two occurrences ({_human(gap)}), or windows would overlap."
+                )
+        return errors
+
+    @property
+    def normalized_rule(self) -> str:
+        """The rule as parsed: upper-case parts, no "RRULE:" prefix."""
+        return self._rule.text
+
+    def first_start(self) -> dt.datetime | None:
+        """The first occurrence's local start (aware, in the zone), within the sample years."""
+        for year in range(self.effective_from.year, self.effective_from.year + GAP_SAMPLE_YEARS):
+            dates = self._rule.dates_in_year(year)
+            if dates:
+                return dt.datetime.combine(dates[0], self.start_time, tzinfo=self._tz)
+        return None
+
+    def _sample_starts(self) -> list[dt.datetime]:
+        year = self.effective_from.year
+        starts: list[dt.datetime] = []
+        for y in range(year, year + GAP_SAMPLE_YEARS):
+            starts.extend(o.start for o in self._year(y))
+        return starts
+
+    def occurrences(self, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+        """Occurrences overlapping [start, end), whole (not clipped), in order."""
+        tz = self._tz
+        first_year = (start - self.duration).astimezone(tz).year
+        last_year = end.astimezone(tz).year
+        found: list[Interval] = []
+        for year in range(first_year, last_year + 1):
+            items = self._year(year)
+            # Occurrences of one policy never overlap, so starts and ends are both sorted.
+            lo = bisect.bisect_right(items, start, key=_end)
+            hi = bisect.bisect_left(items, end, key=_start)
+            found.extend(items[lo:hi])
+        return found
+
+    def _year(self, year: int) -> tuple[Interval, ...]:
+        return _occurrences_in_year(self, year)
+
+    def to_utc(self, day: dt.date) -> dt.datetime:
+        """The instant this recurrence starts on a local date (fold=0: see module doc)."""
+        return dt.datetime.combine(day, self.start_time, tzinfo=self._tz).astimezone(UTC)
+
+
+def _start(interval: Interval) -> dt.datetime:
+    return interval.start
+
+
+def _end(interval: Interval) -> dt.datetime:
+    return interval.end
+
+
+@lru_cache(maxsize=16384)
+def _occurrences_in_year(rec: Recurrence, year: int) -> tuple[Interval, ...]:
+    if year < 1 or year >= dt.MAXYEAR:
+        return ()
+    until = rec.effective_until
+    out = []
+    for day in rec._rule.dates_in_year(year):
+        if until is not None and day > until:
+            break
+        begin = rec.to_utc(day)
+        out.append(Interval(begin, begin + rec.duration))
+    return tuple(out)
+
+
+def _human(delta: dt.timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"]
+    return " ".join(p for p in parts if not p.startswith("0 ")) or "0 min"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Opens a window at each occurrence of its recurrence, for all or some components."""
+
+    id: int | str
+    name: str
+    recurrence: Recurrence
+    components: frozenset[str] | None = None  # None: every component
+
+    def applies_to(self, component: str) -> bool:
+        return self.components is None or component in self.components
+
+
+@dataclass(frozen=True, slots=True)
+class Freeze:
+    """Closes windows: once over ``interval`` or at each occurrence of ``recurrence``."""
+
+    id: int | str
+    reason: str
+    interval: Interval | None = None
+    recurrence: Recurrence | None = None
+    components: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.interval is None) == (self.recurrence is None):
+            raise ValueError("a freeze is either one-off (interval) or recurring (recurrence)")
+
+    def applies_to(self, component: str) -> bool:
+        return self.components is None or component in self.components
+
+    def occurrences(self, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+        if self.interval is not None:
+            return [self.interval] if self.interval.overlaps(start, end) else []
+        assert self.recurrence is not None
+        return self.recurrence.occurrences(start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """An open span for a component, and the policies whose occurrences make it up."""
+
+    start: dt.datetime
+    end: dt.datetime
+    policies: tuple[int | str, ...]
+
+    def __contains__(self, instant: dt.datetime) -> bool:
+        return self.start <= instant < self.end
+
+    @property
+    def length(self) -> dt.timedelta:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """What one policy or freeze said about an instant."""
+
+    kind: str  # "policy" | "freeze"
+    id: int | str
+    name: str
+    verdict: str  # policy: open | closed | out_of_scope; freeze: frozen | clear | out_of_scope
+    detail: str
+    occurrence: Interval | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Allow or deny, why in a code and a sentence, and the windows around the instant."""
+
+    allowed: bool
+    reason: str
+    detail: str
+    at: dt.datetime
+    component: str
+    window: Window | None
+    next_window: Window | None
+    trace: tuple[TraceEntry, ...] = field(default=())
+
+
+class WindowCalendar:
+    """The windows of every component, from a set of policies and freezes.
+
+    Build one per set of rules (it keeps per-component lookups); every method takes the instant.
+    """
+
+    def __init__(self, policies: Iterable[Policy], freezes: Iterable[Freeze] = ()):
+        self.policies = tuple(policies)
+        self.freezes = tuple(freezes)
+        self._scoped: dict[str, tuple[tuple[Policy, ...], tuple[Freeze, ...]]] = {}
+
+    def _for(self, component: str) -> tuple[tuple[Policy, ...], tuple[Freeze, ...]]:
+        scoped = self._scoped.get(component)
+        if scoped is None:
+            scoped = (
+                tuple(p for p in self.policies if p.applies_to(component)),
+                tuple(f for f in self.freezes if f.applies_to(component)),
+            )
+            self._scoped[component] = scoped
+        return scoped
+
+    def windows(self, start: dt.datetime, end: dt.datetime, component: str) -> list[Window]:
+        """Open windows overlapping [start, end), sorted, disjoint and whole (not clipped)."""
+        start, end = require_aware(start, "start"), require_aware(end, "end")
+        if end <= start:
+            return []
+        policies, freezes = self._for(component)
+        if not policies:
+            return []
+        merged = self._merged(policies, start, end)
+        out: list[Window] = []
+        for span_start, span_end, ids in merged:
+            closed = sorted(
+                (o for f in freezes for o in f.occurrences(span_start, span_end)), key=_start
+            )
+            for piece_start, piece_end in _subtract(span_start, span_end, closed):
+                if piece_start < end and start < piece_end:
+                    out.append(Window(piece_start, piece_end, ids))
+        return out
+
+    @staticmethod
+    def _merged(
+        policies: Sequence[Policy], start: dt.datetime, end: dt.datetime
+    ) -> list[tuple[dt.datetime, dt.datetime, tuple[int | str, ...]]]:
+        # Occurrences of different policies may chain (A overlaps B overlaps C); widen the
+        # range until the outermost merged spans begin and end inside it, or give up after a
+        # few rounds (a chain longer than that is reported cut at the range searched).
+        lo, hi = start, end
+        for _ in range(8):
+            found = sorted(
+                ((o, p.id) for p in policies for o in p.recurrence.occurrences(lo, hi)),
+                key=lambda pair: pair[0].start,
+            )
+            merged: list[list] = []
+            for occurrence, policy_id in found:
+                if merged and occurrence.start <= merged[-1][1]:
+                    last = merged[-1]
+                    last[1] = max(last[1], occurrence.end)
+                    if policy_id not in last[2]:
+                        last[2] = (*last[2], policy_id)
+                else:
+                    merged.append([occurrence.start, occurrence.end, (policy_id,)])
+            if not merged:
+                return []
+            new_lo, new_hi = min(lo, merged[0][0]), max(hi, merged[-1][1])
+            if (new_lo, new_hi) == (lo, hi):
+                break
+            lo, hi = new_lo, new_hi
+        return [(s, e, ids) for s, e, ids in merged]
+
+    def window_at(self, at: dt.datetime, component: str) -> Window | None:
+        """The open window containing ``at``, or None."""
+        at = require_aware(at, "at")
+        for window in self.windows(at, at + dt.timedelta(microseconds=1), component):
+            if at in window:
+                return window
+        return None
+
+    def next_window(
+        self,
+        after: dt.datetime,
+        component: str,
+        *,
+        min_length: dt.timedelta = dt.timedelta(0),
+    ) -> Window | None:
+        """The first window opening strictly after ``after`` (and lasting ``min_length``)."""
+        after = require_aware(after, "after")
+        step = dt.timedelta(days=8)
+        lo = after
+        while lo - after < HORIZON:
+            hi = lo + step
+            for window in self.windows(lo, hi, component):
+                if window.start > after and window.length >= min_length:
+                    return window
+            lo, step = hi, min(step * 2, dt.timedelta(days=366))
+        return None
+
+    def decide(
+        self,
+        at: dt.datetime,
+        component: str,
+        *,
+        duration: dt.timedelta = dt.timedelta(0),
+    ) -> Decision:
+        """May ``component`` ship at ``at`` (and finish within ``duration``)? With a trace."""
+        at = require_aware(at, "at")
+        window = self.window_at(at, component)
+        trace = self._trace(at, component)
+        policies, _ = self._for(component)
+        finish = at + duration
+        if window is not None and finish <= window.end:
+            reason = Reason.IN_WINDOW
+            detail = f"{_fmt(at)} is inside the window {_fmt(window.start)} – {_fmt(window.end)}."
+        elif window is not None:
+            reason = Reason.DOES_NOT_FIT
+            detail = (
+                f"The window closes at {_fmt(window.end)}, before {_fmt(finish)}, when a "
+                f"release of {_human(duration)} starting at {_fmt(at)} would finish."
+            )
+        elif not policies:
+            reason = Reason.NO_POLICY
+            detail = f"No window policy applies to '{component}', so it has no release window."
+        elif (frozen_by := _frozen_by(trace)) is not None:
+            reason = Reason.FROZEN
+            detail = f"{_fmt(at)} is inside a freeze: {frozen_by.name}."
+        else:
+            reason = Reason.OUTSIDE_WINDOW
+            detail = f"{_fmt(at)} is outside every release window for '{component}'."
+        allowed = reason == Reason.IN_WINDOW
+        upcoming = None
+        if policies:
+            upcoming = self.next_window(at, component, min_length=duration)
+        if not allowed and upcoming is not None:
+            detail += f" The next window opens at {_fmt(upcoming.start)}."
+        return Decision(allowed, reason, detail, at, component, window, upcoming, tuple(trace))
+
+    def _trace(self, at: dt.datetime, component: str) -> list[TraceEntry]:
+        entries: list[TraceEntry] = []
+        moment = at + dt.timedelta(microseconds=1)
+        for policy in self.policies:
+            if not policy.applies_to(component):
+                entries.append(
+                    TraceEntry(
+                        "policy",
+                        policy.id,
+                        policy.name,
+                        "out_of_scope",
+                        f"Does not apply to '{component}'.",
+                    )
+                )
+                continue
+            hit = next(iter(policy.recurrence.occurrences(at, moment)), None)
+            if hit is not None:
+                entries.append(
+                    TraceEntry(
+                        "policy",
+                        policy.id,
+                        policy.name,
+                        "open",
+                        f"Open {_fmt(hit.start)} – {_fmt(hit.end)}.",
+                        hit,
+                    )
+                )
+            else:
+                entries.append(
+                    TraceEntry(
+                        "policy",
+                        policy.id,
+                        policy.name,
+                        "closed",
+                        "No occurrence of this policy contains the instant.",
+                    )
+                )
+        for freeze in self.freezes:
+            if not freeze.applies_to(component):
+                entries.append(
+                    TraceEntry(
+                        "freeze",
+                        freeze.id,
+                        freeze.reason,
+                        "out_of_scope",
+                        f"Does not apply to '{component}'.",
+                    )
+                )
+                continue
+            hit = next(iter(freeze.occurrences(at, moment)), None)
+            if hit is not None:
+                entries.append(
+                    TraceEntry(
+                        "freeze",
+                        freeze.id,
+                        freeze.reason,
+                        "frozen",
+                        f"Frozen {_fmt(hit.start)} – {_fmt(hit.end)}.",
+                        hit,
+                    )
+                )
+            else:
+                entries.append(
+                    TraceEntry(
+                        "freeze",
+                        freeze.id,
+                        freeze.reason,
+                        "clear",
+                        "This freeze does not cover the instant.",
+                    )
+                )
+        return entries
+
+
+def _frozen_by(trace: Sequence[TraceEntry]) -> TraceEntry | None:
+    """The freeze that closed an instant some policy had open, if any."""
+    if not any(t.kind == "policy" and t.verdict == "open" for t in trace):
+        return None
+    return next((t for t in trace if t.kind == "freeze" and t.verdict == "frozen"), None)
+
+
+def _subtract(
+    start: dt.datetime, end: dt.datetime, holes: Sequence[Interval]
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[start, end) minus the (sorted) holes."""
+    pieces = []
+    cursor = start
+    for hole in holes:
+        if hole.end <= cursor:
+            continue
+        if hole.start >= end:
+            break
+        if hole.start > cursor:
+            pieces.append((cursor, hole.start))
+        cursor = max(cursor, hole.end)
+        if cursor >= end:
+            break
+    if cursor < end:
+        pieces.append((cursor, end))
+    return pieces
+
+
+def _fmt(instant: dt.datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,204 @@
+"""Property tests of the window engine over random policies, freezes and instants, 1990–2100.
+
+The oracle below answers "is this instant open?" the slow, obvious way — plain dateutil from the
+anchor, no rebasing, no cache, no merging — so the engine is checked against something
+independent of its own shortcuts.
+"""
+
+import datetime as dt
+
+from dateutil.rrule import rrulestr
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from releases.recurrence import Rule
+from releases.windows import Freeze, Interval, Policy, Recurrence, WindowCalendar, get_zone
+
+ZONES = [
+    "America/Los_Angeles",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "UTC",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+    "America/St_Johns",
+]
+DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+COMPONENTS = ["a", "b"]
+PROPERTY_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@st.composite
+def rules(draw):
+    freq = draw(st.sampled_from(["DAILY", "WEEKLY", "MONTHLY", "YEARLY"]))
+    parts = [f"FREQ={freq}"]
+    if draw(st.booleans()):
+        parts.append(f"INTERVAL={draw(st.integers(1, 3))}")
+    if freq == "WEEKLY" and draw(st.booleans()):
+        days = draw(st.lists(st.sampled_from(DAYS), min_size=1, max_size=7, unique=True))
+        parts.append("BYDAY=" + ",".join(days))
+    if freq == "MONTHLY":
+        choice = draw(st.sampled_from(["none", "monthday", "nth"]))
+        if choice == "monthday":
+            parts.append(f"BYMONTHDAY={draw(st.sampled_from([1, 15, 28, 31, -1]))}")
+        elif choice == "nth":
+            parts.append(
+                f"BYDAY={draw(st.sampled_from(['1', '2', '-1']))}{draw(st.sampled_from(DAYS))}"
+            )
+    if freq == "YEARLY" and draw(st.booleans()):
+        parts.append(f"BYMONTH={draw(st.integers(1, 12))}")
+    if freq == "DAILY" and draw(st.booleans()):
+        parts.append(
+            "BYDAY=" + ",".join(draw(st.lists(st.sampled_from(DAYS), min_size=1, unique=True)))
+        )
+    if draw(st.booleans()):
+        parts.append(f"WKST={draw(st.sampled_from(DAYS))}")
+    return ";".join(parts)
+
+
+@st.composite
+def recurrences(draw, *, max_hours=30):
+    since = draw(st.dates(dt.date(1990, 1, 1), dt.date(2099, 1, 1)))
+    rec = Recurrence(
+        rule=draw(rules()),
+        start_time=dt.time(draw(st.integers(0, 23)), draw(st.sampled_from([0, 15, 30, 45]))),
+        duration=dt.timedelta(minutes=draw(st.integers(1, max_hours * 60))),
+        zone=draw(st.sampled_from(ZONES)),
+        effective_from=since,
+        effective_until=draw(st.none() | st.dates(since, dt.date(2100, 12, 31))),
+    )
+    return rec
+
+
+@st.composite
+def calendars(draw):
+    policies = []
+    for i in range(draw(st.integers(1, 3))):
+        rec = draw(recurrences())
+        assume(rec.validate() == {})
+        scope = draw(st.none() | st.frozensets(st.sampled_from(COMPONENTS), min_size=1))
+        policies.append(Policy(i + 1, f"p{i + 1}", rec, scope))
+    freezes = []
+    for i in range(draw(st.integers(0, 3))):
+        scope = draw(st.none() | st.frozensets(st.sampled_from(COMPONENTS), min_size=1))
+        if draw(st.booleans()):
+            start = draw(instants())
+            length = dt.timedelta(minutes=draw(st.integers(1, 60 * 24 * 20)))
+            freezes.append(
+                Freeze(100 + i, f"f{i}", interval=Interval(start, start + length), components=scope)
+            )
+        else:
+            rec = draw(recurrences(max_hours=48))
+            assume(rec.validate(max_duration_vs_gap=False) == {})
+            freezes.append(Freeze(100 + i, f"f{i}", recurrence=rec, components=scope))
+    return WindowCalendar(policies, freezes)
+
+
+def instants():
+    return st.datetimes(
+        dt.datetime(1990, 1, 1), dt.datetime(2100, 12, 31), timezones=st.just(dt.UTC)
+    )
+
+
+def oracle_occurrence_contains(rec: Recurrence, at: dt.datetime) -> bool:
+    """Does some occurrence of ``rec`` contain ``at``? Plain dateutil iteration from the anchor."""
+    zone = get_zone(rec.zone)
+    local = at.astimezone(zone)
+    first = dt.datetime.combine(local.date() - rec.duration - dt.timedelta(days=2), dt.time())
+    last = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time())
+    rule = rrulestr(
+        Rule(rec.rule, rec.effective_from).text,
+        dtstart=dt.datetime.combine(rec.effective_from, dt.time()),
+    )
+    for day in rule.between(first, last, inc=True):
+        if rec.effective_until and day.date() > rec.effective_until:
+            continue
+        start = dt.datetime.combine(day.date(), rec.start_time, tzinfo=zone).astimezone(dt.UTC)
+        if start <= at < start + rec.duration:
+            return True
+    return False
+
+
+def oracle_open(cal: WindowCalendar, at: dt.datetime, component: str) -> bool:
+    opened = any(
+        p.applies_to(component) and oracle_occurrence_contains(p.recurrence, at)
+        for p in cal.policies
+    )
+    frozen = any(
+        f.applies_to(component)
+        and (at in f.interval if f.interval else oracle_occurrence_contains(f.recurrence, at))
+        for f in cal.freezes
+    )
+    return opened and not frozen
+
+
+@PROPERTY_SETTINGS
+@given(cal=calendars(), at=instants(), component=st.sampled_from(COMPONENTS))
+def test_decision_agrees_with_the_brute_force_oracle(cal, at, component):
+    assert cal.decide(at, component).allowed == oracle_open(cal, at, component)
+
+
+@PROPERTY_SETTINGS
+@given(
+    cal=calendars(), at=instants(), span=st.integers(1, 60), component=st.sampled_from(COMPONENTS)
+)
+def test_windows_are_sorted_disjoint_and_agree_with_decisions(cal, at, span, component):
+    found = cal.windows(at, at + dt.timedelta(days=span), component)
+    for before, after in zip(found, found[1:], strict=False):
+        assert before.start < before.end < after.start < after.end
+    for window in found:
+        assert cal.decide(window.start, component).allowed
+        middle = window.start + (window.end - window.start) / 2
+        assert cal.decide(middle, component).allowed
+        assert not cal.decide(window.end, component).allowed or any(
+            w.start == window.end for w in found
+        )
+    # Instants between two windows are denied.
+    for before, after in zip(found, found[1:], strict=False):
+        assert not cal.decide(before.end + (after.start - before.end) / 2, component).allowed
+
+
+@PROPERTY_SETTINGS
+@given(cal=calendars(), at=instants(), component=st.sampled_from(COMPONENTS))
+def test_an_instant_inside_an_applicable_freeze_is_denied(cal, at, component):
+    frozen = [
+        f
+        for f in cal.freezes
+        if f.applies_to(component) and f.occurrences(at, at + dt.timedelta(microseconds=1))
+    ]
+    if frozen:
+        decision = cal.decide(at, component)
+        assert not decision.allowed
+        assert decision.window is None
+
+
+@PROPERTY_SETTINGS
+@given(cal=calendars(), at=instants(), component=st.sampled_from(COMPONENTS))
+def test_next_opening_is_after_the_instant_and_nothing_opens_in_between(cal, at, component):
+    upcoming = cal.next_window(at, component)
+    if upcoming is None:
+        return
+    assert upcoming.start > at
+    assert cal.decide(upcoming.start, component).allowed
+    between = cal.windows(at, upcoming.start, component)
+    assert all(w.start <= at for w in between)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rule=rules(),
+    anchor=st.dates(dt.date(1990, 1, 1), dt.date(2090, 1, 1)),
+    offset=st.integers(0, 12),
+)
+def test_rebased_years_equal_plain_iteration_from_the_anchor(rule, anchor, offset):
+    compiled = Rule(rule, anchor)
+    year = anchor.year + offset
+    plain = rrulestr(compiled.text, dtstart=dt.datetime.combine(anchor, dt.time()))
+    expected = tuple(
+        d.date()
+        for d in plain.between(dt.datetime(year, 1, 1), dt.datetime(year, 12, 31), inc=True)
+    )
+    assert compiled.dates_in_year(year) == expected
