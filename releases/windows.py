@@ -27,6 +27,8 @@ from .recurrence import InvalidRule, Rule
 UTC = dt.UTC
 # How far ahead the next opening is looked for; a rule with no window in five years is off.
 HORIZON = dt.timedelta(days=5 * 366)
+# How far ahead decide() looks at once: a week and a day covers every weekly rule.
+LOOKAHEAD = dt.timedelta(days=8)
 # Occurrences compared when checking a duration against the gaps of its rule.
 GAP_SAMPLE_YEARS = 8
 
@@ -288,12 +290,12 @@ class WindowCalendar:
     def __init__(self, policies: Iterable[Policy], freezes: Iterable[Freeze] = ()):
         self.policies = tuple(policies)
         self.freezes = tuple(freezes)
-        self._scoped: dict[str, tuple[tuple[Policy, ...], tuple[Freeze, ...]]] = {}
+        self._scoped: dict[str, _Scoped] = {}
 
-    def _for(self, component: str) -> tuple[tuple[Policy, ...], tuple[Freeze, ...]]:
+    def _for(self, component: str) -> _Scoped:
         scoped = self._scoped.get(component)
         if scoped is None:
-            scoped = (
+            scoped = _Scoped(
                 tuple(p for p in self.policies if p.applies_to(component)),
                 tuple(f for f in self.freezes if f.applies_to(component)),
             )
@@ -305,15 +307,13 @@ class WindowCalendar:
         start, end = require_aware(start, "start"), require_aware(end, "end")
         if end <= start:
             return []
-        policies, freezes = self._for(component)
-        if not policies:
+        scoped = self._for(component)
+        if not scoped.policies:
             return []
-        merged = self._merged(policies, start, end)
+        merged = self._merged(scoped.policies, start, end)
         out: list[Window] = []
         for span_start, span_end, ids in merged:
-            closed = sorted(
-                (o for f in freezes for o in f.occurrences(span_start, span_end)), key=_start
-            )
+            closed = scoped.freeze_occurrences(span_start, span_end)
             for piece_start, piece_end in _subtract(span_start, span_end, closed):
                 if piece_start < end and start < piece_end:
                     out.append(Window(piece_start, piece_end, ids))
@@ -385,9 +385,11 @@ class WindowCalendar:
     ) -> Decision:
         """May ``component`` ship at ``at`` (and finish within ``duration``)? With a trace."""
         at = require_aware(at, "at")
-        window = self.window_at(at, component)
+        policies = self._for(component).policies
+        # One pass serves both questions: the window containing `at` and the next opening.
+        nearby = self.windows(at, at + LOOKAHEAD, component) if policies else []
+        window = next((w for w in nearby if at in w), None)
         trace = self._trace(at, component)
-        policies, _ = self._for(component)
         finish = at + duration
         if window is not None and finish <= window.end:
             reason = Reason.IN_WINDOW
@@ -408,8 +410,8 @@ class WindowCalendar:
             reason = Reason.OUTSIDE_WINDOW
             detail = f"{_fmt(at)} is outside every release window for '{component}'."
         allowed = reason == Reason.IN_WINDOW
-        upcoming = None
-        if policies:
+        upcoming = next((w for w in nearby if w.start > at and w.length >= duration), None)
+        if upcoming is None and policies:
             upcoming = self.next_window(at, component, min_length=duration)
         if not allowed and upcoming is not None:
             detail += f" The next window opens at {_fmt(upcoming.start)}."
@@ -453,6 +455,8 @@ class WindowCalendar:
                     )
                 )
         for freeze in self.freezes:
+            if freeze.interval is not None and freeze.interval.end <= at:
+                continue  # over before the instant: it can say nothing about it
             if not freeze.applies_to(component):
                 entries.append(
                     TraceEntry(
@@ -487,6 +491,30 @@ class WindowCalendar:
                     )
                 )
         return entries
+
+
+class _Scoped:
+    """The policies and freezes of one component, one-off freezes indexed by start."""
+
+    __slots__ = ("_longest", "_one_off", "_one_off_starts", "_recurring", "policies")
+
+    def __init__(self, policies: tuple[Policy, ...], freezes: tuple[Freeze, ...]):
+        self.policies = policies
+        self._recurring = tuple(f for f in freezes if f.recurrence is not None)
+        self._one_off = sorted((f.interval for f in freezes if f.interval is not None), key=_start)
+        self._one_off_starts = [i.start for i in self._one_off]
+        self._longest = max((i.end - i.start for i in self._one_off), default=dt.timedelta(0))
+
+    def freeze_occurrences(self, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+        """Freeze occurrences overlapping [start, end), sorted by start."""
+        # A one-off freeze overlapping the span starts after start - longest and before end.
+        lo = bisect.bisect_left(self._one_off_starts, start - self._longest)
+        hi = bisect.bisect_left(self._one_off_starts, end)
+        found = [i for i in self._one_off[lo:hi] if i.end > start]
+        for freeze in self._recurring:
+            found.extend(freeze.recurrence.occurrences(start, end))
+        found.sort(key=_start)
+        return found
 
 
 def _frozen_by(trace: Sequence[TraceEntry]) -> TraceEntry | None:

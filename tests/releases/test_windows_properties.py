@@ -6,6 +6,7 @@ independent of its own shortcuts.
 """
 
 import datetime as dt
+import itertools
 
 from dateutil.rrule import rrulestr
 from hypothesis import HealthCheck, assume, given, settings
@@ -147,7 +148,7 @@ def test_decision_agrees_with_the_brute_force_oracle(cal, at, component):
 )
 def test_windows_are_sorted_disjoint_and_agree_with_decisions(cal, at, span, component):
     found = cal.windows(at, at + dt.timedelta(days=span), component)
-    for before, after in zip(found, found[1:], strict=False):
+    for before, after in itertools.pairwise(found):
         assert before.start < before.end < after.start < after.end
     for window in found:
         assert cal.decide(window.start, component).allowed
@@ -157,7 +158,7 @@ def test_windows_are_sorted_disjoint_and_agree_with_decisions(cal, at, span, com
             w.start == window.end for w in found
         )
     # Instants between two windows are denied.
-    for before, after in zip(found, found[1:], strict=False):
+    for before, after in itertools.pairwise(found):
         assert not cal.decide(before.end + (after.start - before.end) / 2, component).allowed
 
 
