@@ -1,0 +1,50 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def digest_key(plaintext: str) -> str:
+    """SHA-256 of a key. Keys carry 190+ random bits, so a fast hash is enough (as for tokens)."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+
+class ApiKey(models.Model):
+    """A credential for API clients; acts with its user's permissions. Only its digest is kept."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100, help_text="What uses this key, e.g. 'deploy pipeline'.")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def set_new_secret(self) -> str:
+        """Give this (unsaved) key a fresh secret; returns the plaintext, never stored."""
+        self.prefix = f"ns_{secrets.token_hex(4)}"
+        plaintext = f"{self.prefix}_{secrets.token_urlsafe(32)}"
+        self.digest = digest_key(plaintext)
+        return plaintext

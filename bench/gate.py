@@ -1,0 +1,238 @@
+#!/usr/bin/env python
+"""Benchmark of the gate: in-process decisions per second, and HTTP against a minimal view.
+
+    .venv/bin/python bench/gate.py [--seconds 4] [--rounds 3] [--skip-http]
+
+Prints figures and ratios; it asserts nothing (targets live in the issue and the README):
+  - in-process decisions/s, default policy, instants in 2026 and in 2090 (target >= 20,000/s;
+    2090 within 20 % of 2026), and the same for 50 policies + 200 freezes;
+  - requests/s of GET /api/v1/gate/ and of /healthz (a minimal Django view returning constant
+    JSON) under the same gunicorn, alternating rounds to share the machine's noise; the ratio
+    gate/minimal (target >= 70 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import multiprocessing
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from releases.recurrence import _dates_in_year  # noqa: E402 - after the path is set
+from releases.windows import (  # noqa: E402
+    Freeze,
+    Interval,
+    Policy,
+    Recurrence,
+    WindowCalendar,
+    _occurrences_in_year,
+)
+
+UTC = dt.UTC
+DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+def default_calendar() -> WindowCalendar:
+    rec = Recurrence(
+        "FREQ=WEEKLY;BYDAY=WE,TH,FR",
+        dt.time(0),
+        dt.timedelta(hours=3),
+        "America/Los_Angeles",
+        dt.date(2020, 1, 1),
+    )
+    return WindowCalendar([Policy(1, "default", rec)])
+
+
+def busy_calendar(rng: random.Random) -> WindowCalendar:
+    zones = ["America/Los_Angeles", "Europe/London", "Australia/Lord_Howe", "UTC", "Asia/Tokyo"]
+    components = [f"c{i}" for i in range(10)]
+    policies = []
+    for i in range(50):
+        days = ",".join(rng.sample(DAYS, rng.randint(1, 3)))
+        rec = Recurrence(
+            f"FREQ=WEEKLY;BYDAY={days}",
+            dt.time(rng.randrange(24), rng.choice([0, 30])),
+            dt.timedelta(minutes=rng.randint(30, 300)),
+            rng.choice(zones),
+            dt.date(2020, 1, 1),
+        )
+        scope = None if i % 3 == 0 else frozenset(rng.sample(components, 3))
+        policies.append(Policy(i, f"p{i}", rec, scope))
+    freezes = []
+    for i in range(200):
+        scope = None if i % 4 == 0 else frozenset(rng.sample(components, 2))
+        if i % 5 == 0:
+            rec = Recurrence(
+                f"FREQ=MONTHLY;BYMONTHDAY={rng.randint(1, 28)}",
+                dt.time(rng.randrange(24)),
+                dt.timedelta(hours=rng.randint(1, 12)),
+                rng.choice(zones),
+                dt.date(2020, 1, 1),
+            )
+            freezes.append(Freeze(1000 + i, f"f{i}", recurrence=rec, components=scope))
+        else:
+            # One-off freezes spread over both benchmarked years.
+            year = rng.choice([2026, 2090])
+            start = dt.datetime(year, 1, 1, tzinfo=UTC) + dt.timedelta(hours=rng.randrange(8760))
+            end = start + dt.timedelta(hours=rng.randint(1, 72))
+            freezes.append(
+                Freeze(1000 + i, f"f{i}", interval=Interval(start, end), components=scope)
+            )
+    return WindowCalendar(policies, freezes)
+
+
+def instants(rng: random.Random, year: int, n: int) -> list[dt.datetime]:
+    base = dt.datetime(year, 1, 1, tzinfo=UTC)
+    return [base + dt.timedelta(seconds=rng.randrange(365 * 86400)) for _ in range(n)]
+
+
+def rate(cal: WindowCalendar, ats: list[dt.datetime], components: list[str]) -> float:
+    started = time.perf_counter()
+    for i, at in enumerate(ats):
+        cal.decide(at, components[i % len(components)])
+    return len(ats) / (time.perf_counter() - started)
+
+
+def in_process() -> None:
+    rng = random.Random(2026)
+    print("In-process decisions (WindowCalendar.decide, warm year cache)")
+    for label, cal, n, comps in [
+        ("default policy", default_calendar(), 20000, ["items-api"]),
+        ("50 policies + 200 freezes", busy_calendar(rng), 2000, [f"c{i}" for i in range(10)]),
+    ]:
+        figures = {}
+        for year in (2026, 2090):
+            ats = instants(rng, year, n)
+            rate(cal, ats[: n // 10], comps)  # fill the per-year cache
+            figures[year] = statistics.median(rate(cal, ats, comps) for _ in range(3))
+        ratio = figures[2090] / figures[2026]
+        print(
+            f"  {label:<27} 2026: {figures[2026]:>9,.0f}/s   2090: {figures[2090]:>9,.0f}/s"
+            f"   2090/2026: {ratio:.2f}"
+        )
+    cold = default_calendar()
+    _occurrences_in_year.cache_clear()  # really cold: nothing computed for any year yet
+    _dates_in_year.cache_clear()
+    started = time.perf_counter()
+    cold.decide(dt.datetime(2090, 6, 1, tzinfo=UTC), "items-api")
+    cold_ms = (time.perf_counter() - started) * 1e3
+    print(f"  first decision in a new year (cold cache): {cold_ms:.2f} ms")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _hammer(args) -> int:
+    port, path, seconds = args
+    done = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        if response.status != 200:
+            raise SystemExit(f"{path} answered {response.status}: {body[:200]!r}")
+        done += 1
+    return done
+
+
+def over_http(seconds: float, rounds: int, workers: int, clients: int) -> None:
+    tmp = tempfile.mkdtemp(prefix="nightshift-bench-")
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + "x" * 60,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "NIGHTSHIFT_VAR_DIR": tmp,
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "PUBLIC_THROTTLE_RATE": "100000000/second",
+        "LOG_LEVEL": "WARNING",
+    }
+    python = sys.executable
+    for args in (["migrate", "--noinput", "-v0"], ["demo"]):
+        subprocess.run(
+            [python, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+        )
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                _hammer((port, "/healthz", 0.01))
+                break
+            except (ConnectionError, OSError):
+                time.sleep(0.1)
+        gate = "/api/v1/gate/?component=items-api&at=2026-11-26T09:00:00Z"
+        paths = {"minimal view (/healthz)": "/healthz", "gate": gate}
+        results: dict[str, list[float]] = {name: [] for name in paths}
+        with multiprocessing.Pool(clients) as pool:
+            for path in paths.values():  # warm-up
+                pool.map(_hammer, [(port, path, 0.5)] * clients)
+            for _ in range(rounds):
+                for name, path in paths.items():
+                    counts = pool.map(_hammer, [(port, path, seconds)] * clients)
+                    results[name].append(sum(counts) / seconds)
+        print(
+            f"\nHTTP, gunicorn --workers {workers}, {clients} client processes, "
+            f"{rounds} alternating rounds of {seconds:g} s (SQLite, DEBUG=0)"
+        )
+        for name, figures in results.items():
+            spread = ", ".join(f"{f:,.0f}" for f in figures)
+            print(f"  {name:<24} median {statistics.median(figures):>7,.0f} req/s   ({spread})")
+        ratio = statistics.median(results["gate"]) / statistics.median(
+            results["minimal view (/healthz)"]
+        )
+        print(f"  gate / minimal view: {ratio:.0%}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of one HTTP round")
+    parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds per endpoint")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--clients", type=int, default=2, help="load-generating processes")
+    parser.add_argument("--skip-http", action="store_true", help="only the in-process part")
+    args = parser.parse_args()
+    in_process()
+    if not args.skip_http:
+        over_http(args.seconds, args.rounds, args.workers, args.clients)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.http import require_safe
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from api.problems import not_found
+from releases.urls import api_urlpatterns as releases_api
+
+handler404 = "api.problems.not_found"
+handler500 = "api.problems.server_error"
+
+
+@require_safe
+def healthz(request):
+    """Liveness: the process answers. Touches no database (also the benchmarks' baseline)."""
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((releases_api, "releases"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("healthz", healthz, name="healthz"),
+    # Unknown API paths answer problem+json even with DEBUG on (handler404 is skipped then).
+    re_path(r"^api/", not_found),
+    path("", include("notes.urls")),
+]

@@ -1,0 +1,94 @@
+"""The one wrapper around icalendar: Nightshift's windows and freezes as RFC 5545."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from icalendar import Calendar, Event, vRecur
+
+from releases.models import Freeze, WindowPolicy
+from releases.windows import get_zone
+
+PRODID = "-//Nightshift//Release windows//EN"
+# VTIMEZONE spells out each DST change; cover this far ahead so a subscription stays right.
+TIMEZONE_YEARS_AHEAD = 5
+
+
+def _recurring_event(uid: str, summary: str, description: str, recurrence) -> Event | None:
+    # RFC 5545 counts DTSTART as an instance, so it must be the rule's first real date.
+    start = recurrence.first_start()
+    if start is None:
+        return None
+    rule = vRecur.from_ical(recurrence.normalized_rule)
+    if recurrence.effective_until is not None:
+        # UNTIL is in UTC when DTSTART has a zone: the end of the last local day.
+        last = dt.datetime.combine(
+            recurrence.effective_until, dt.time(23, 59, 59), tzinfo=get_zone(recurrence.zone)
+        )
+        rule["UNTIL"] = last.astimezone(dt.UTC)
+    event = Event()
+    event.add("uid", uid)
+    event.add("summary", summary)
+    event.add("description", description)
+    event.add("dtstart", start)
+    event.add("duration", recurrence.duration)
+    event.add("rrule", rule)
+    return event
+
+
+def windows_calendar(
+    policies: Iterable[WindowPolicy], freezes: Iterable[Freeze], *, now: dt.datetime, host: str
+) -> bytes:
+    """Windows and freezes as recurring events with their VTIMEZONEs."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", "Nightshift release windows")
+    cal.add("x-published-ttl", "PT1H")
+    earliest = now.date()
+    for policy in policies:
+        recurrence = policy.recurrence()
+        event = _recurring_event(
+            f"policy-{policy.pk}@{host}",
+            f"Release window: {policy.name}",
+            f"Regular releases may ship. Scope: {policy.scope_label()}.",
+            recurrence,
+        )
+        if event is not None:
+            event.add("categories", ["Release window"])
+            event.add("transp", "TRANSPARENT")
+            _stamp(event, policy, now)
+            cal.add_component(event)
+            earliest = min(earliest, recurrence.effective_from)
+    for freeze in freezes:
+        summary = f"Freeze: {freeze.reason}"
+        description = f"No regular release ships. Scope: {freeze.scope_label()}."
+        if freeze.is_recurring:
+            event = _recurring_event(
+                f"freeze-{freeze.pk}@{host}", summary, description, freeze.recurrence()
+            )
+            if event is None:
+                continue
+            earliest = min(earliest, freeze.effective_from)
+        else:
+            event = Event()
+            event.add("uid", f"freeze-{freeze.pk}@{host}")
+            event.add("summary", summary)
+            event.add("description", description)
+            event.add("dtstart", freeze.starts_at)
+            event.add("dtend", freeze.ends_at)
+        event.add("categories", ["Freeze"])
+        _stamp(event, freeze, now)
+        cal.add_component(event)
+    cal.add_missing_timezones(
+        first_date=earliest,
+        last_date=now.date().replace(year=now.year + TIMEZONE_YEARS_AHEAD),
+    )
+    return cal.to_ical()
+
+
+def _stamp(event: Event, obj, now: dt.datetime) -> None:
+    event.add("dtstamp", now)
+    event.add("last-modified", obj.updated_at)

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from notes import views
+
+urlpatterns = [
+    path("calendar/windows.ics", views.windows_ics, name="windows-ics"),
+]

@@ -1,0 +1,231 @@
+"""Components, window policies and freezes: stored rules, adapted to the window engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from releases import windows
+
+DEFAULT_ZONE = "America/Los_Angeles"
+
+
+class RulesRevision(models.Model):
+    """One row whose token changes with every change to policies or freezes.
+
+    Processes keep the window calendar in memory and check this token (one small query) before
+    using it, so a new freeze applies to the very next gate decision on every host. A random
+    token, not a counter: a counter comes back after a rollback, and a process that had read
+    the rolled-back rules would take them for current.
+    """
+
+    token = models.UUIDField(default=uuid.uuid4)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="single_rules_revision")
+        ]
+
+    def __str__(self):
+        return f"rules revision {self.token} ({self.changed_at:%Y-%m-%d %H:%M} UTC)"
+
+
+class Component(models.Model):
+    """Something that is released on its own: a service, an API, a client library."""
+
+    class Kind(models.TextChoices):
+        INFRASTRUCTURE = "infrastructure", "Infrastructure"
+        API = "api", "API"
+        CLIENT = "client", "Client"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name
+
+
+def scope_errors(applies_to_all: bool, components) -> dict[str, str]:
+    """A scope is every component, or a non-empty list of them."""
+    if not applies_to_all and not components:
+        return {"components": "List the components this applies to, or tick 'all components'."}
+    return {}
+
+
+class ScopedQuerySet(models.QuerySet):
+    def with_scope(self):
+        return self.prefetch_related(models.Prefetch("components", Component.objects.only("slug")))
+
+
+# The fields a policy and a recurring freeze share, in the order forms show them.
+RECURRENCE_FIELDS = [
+    "rrule",
+    "start_time",
+    "duration_minutes",
+    "zone",
+    "effective_from",
+    "effective_until",
+]
+
+
+class Scoped(models.Model):
+    """What policies and freezes share: a scope, timestamps, and recurrence fields (subclasses)."""
+
+    applies_to_all = models.BooleanField(
+        "all components", default=True, help_text="Untick to list the components it applies to."
+    )
+    components = models.ManyToManyField(Component, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def _engine_scope(self) -> frozenset[str] | None:
+        if self.applies_to_all:
+            return None
+        return frozenset(c.slug for c in self.components.all())
+
+    def recurrence(self) -> windows.Recurrence:
+        """The engine's value for the recurrence fields (a policy's, or a recurring freeze's)."""
+        return windows.Recurrence(
+            rule=self.rrule,
+            start_time=self.start_time,
+            duration=dt.timedelta(minutes=self.duration_minutes or 0),
+            zone=self.zone,
+            effective_from=self.effective_from,
+            effective_until=self.effective_until,
+        )
+
+    def scope_label(self) -> str:
+        if self.applies_to_all:
+            return "All components"
+        return ", ".join(c.slug for c in self.components.all()) or "No component"
+
+    scope_label.short_description = "Scope"
+
+
+def _raise(errors: dict[str, str], renames: dict[str, str]) -> None:
+    if errors:
+        raise ValidationError({renames.get(k, k): v for k, v in errors.items()})
+
+
+# Engine field names → model field names, for error messages that name the field.
+_RECURRENCE_FIELDS = {"rule": "rrule", "duration": "duration_minutes"}
+
+
+class WindowPolicy(Scoped):
+    """Regular releases may happen during each occurrence of this recurring window."""
+
+    name = models.CharField(max_length=120, unique=True)
+    rrule = models.CharField(
+        "recurrence rule",
+        max_length=500,
+        help_text="An RFC 5545 RRULE giving the days, e.g. FREQ=WEEKLY;BYDAY=WE,TH,FR",
+    )
+    start_time = models.TimeField(help_text="Local wall-clock time in the zone below.")
+    duration_minutes = models.PositiveIntegerField(help_text="Elapsed minutes the window lasts.")
+    zone = models.CharField(max_length=64, default=DEFAULT_ZONE, help_text="An IANA time zone.")
+    effective_from = models.DateField(help_text="First local date it applies (inclusive).")
+    effective_until = models.DateField(
+        null=True, blank=True, help_text="Last local date it applies (inclusive); empty: no end."
+    )
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "window policy"
+        verbose_name_plural = "window policies"
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        super().clean()
+        if None in (self.start_time, self.duration_minutes, self.effective_from) or not self.rrule:
+            return  # the field-level "required" errors say it
+        _raise(self.recurrence().validate(), _RECURRENCE_FIELDS)
+
+    def to_engine(self) -> windows.Policy:
+        return windows.Policy(self.pk, self.name, self.recurrence(), self._engine_scope())
+
+
+class Freeze(Scoped):
+    """A blackout: closes whatever part of a window it overlaps. One-off or recurring."""
+
+    reason = models.CharField(max_length=200, help_text="Shown to whoever is refused.")
+    # One-off: [starts_at, ends_at) in UTC.
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    # Recurring: like a window policy.
+    rrule = models.CharField("recurrence rule", max_length=500, blank=True)
+    start_time = models.TimeField(null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    zone = models.CharField(max_length=64, default=DEFAULT_ZONE, blank=True)
+    effective_from = models.DateField(null=True, blank=True)
+    effective_until = models.DateField(null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at", "-effective_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(starts_at__isnull=True)
+                | models.Q(ends_at__isnull=True)
+                | models.Q(ends_at__gt=models.F("starts_at")),
+                name="freeze_ends_after_start",
+            )
+        ]
+
+    def __str__(self):
+        return self.reason
+
+    @property
+    def is_recurring(self) -> bool:
+        return bool(self.rrule)
+
+    def clean(self):
+        super().clean()
+        if self.is_recurring:
+            missing = {
+                name: "Required for a recurring freeze."
+                for name in ("start_time", "duration_minutes", "zone", "effective_from")
+                if getattr(self, name) in (None, "")
+            }
+            if self.starts_at or self.ends_at:
+                missing["starts_at"] = "A recurring freeze has no one-off start and end."
+            _raise(missing, {})
+            # Occurrences of a freeze may overlap: they merge, so no duration-vs-gap rule here.
+            _raise(self.recurrence().validate(max_duration_vs_gap=False), _RECURRENCE_FIELDS)
+            return
+        errors = {}
+        if self.starts_at is None:
+            errors["starts_at"] = "A one-off freeze needs a start (or give a recurrence rule)."
+        if self.ends_at is None:
+            errors["ends_at"] = "A one-off freeze needs an end."
+        if not errors and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "The end must be after the start."
+        _raise(errors, {})
+
+    def to_engine(self) -> windows.Freeze:
+        if self.is_recurring:
+            return windows.Freeze(
+                self.pk, self.reason, recurrence=self.recurrence(), components=self._engine_scope()
+            )
+        return windows.Freeze(
+            self.pk,
+            self.reason,
+            interval=windows.Interval(self.starts_at, self.ends_at),
+            components=self._engine_scope(),
+        )

@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from releases.models import RECURRENCE_FIELDS, Component, Freeze, WindowPolicy, scope_errors
+
+# A "+" in a query string arrives as a space: "...T08:00:00 00:00" meant "+00:00".
+_SPACE_FOR_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+
+
+def parse_instant(value: str) -> dt.datetime:
+    """An ISO 8601 instant with its offset, in UTC; ValueError with a sentence otherwise."""
+    text = _SPACE_FOR_PLUS.sub(r"\1+\2", str(value).strip())
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(f"'{value}' is not an ISO 8601 date-time, e.g. 2026-11-26T08:00:00Z.")
+    if parsed.tzinfo is None:
+        raise ValueError(
+            f"'{value}' has no UTC offset; add one, e.g. 2026-11-26T08:00:00-08:00 or …Z."
+        )
+    return parsed.astimezone(dt.UTC)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 instant that must carry its offset; a naive one is refused, not guessed."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                raise serializers.ValidationError(
+                    f"'{value.isoformat()}' has no UTC offset; add one."
+                )
+            return value.astimezone(dt.UTC)
+        try:
+            return parse_instant(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class ComponentSlugField(serializers.SlugRelatedField):
+    default_error_messages = {
+        "does_not_exist": "Unknown component '{value}'.",
+        "invalid": "A component is given by its slug.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "slug")
+        kwargs.setdefault("queryset", Component.objects.all())
+        super().__init__(**kwargs)
+
+
+class ComponentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Component
+        fields = ["slug", "name", "kind"]
+
+
+class ModelCleanMixin:
+    """Runs the model's own clean() (the engine's validation) on a copy; nothing is saved."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        data = {k: v for k, v in attrs.items() if k != "components"}
+        candidate = copy.copy(self.instance) if self.instance else self.Meta.model()
+        for name, value in data.items():
+            setattr(candidate, name, value)
+        errors = {}
+        try:
+            candidate.clean()
+        except DjangoValidationError as exc:
+            errors.update(exc.message_dict)
+        if "components" in attrs:
+            components = attrs["components"]
+        elif self.instance:
+            components = list(self.instance.components.all())
+        else:
+            components = []
+        errors.update(scope_errors(candidate.applies_to_all, components))
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class WindowPolicySerializer(ModelCleanMixin, serializers.ModelSerializer):
+    components = ComponentSlugField(many=True, required=False)
+
+    class Meta:
+        model = WindowPolicy
+        fields = [
+            "id",
+            "name",
+            *RECURRENCE_FIELDS,
+            "applies_to_all",
+            "components",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class FreezeSerializer(ModelCleanMixin, serializers.ModelSerializer):
+    components = ComponentSlugField(many=True, required=False)
+    starts_at = AwareDateTimeField(required=False, allow_null=True)
+    ends_at = AwareDateTimeField(required=False, allow_null=True)
+
+    class Meta:
+        model = Freeze
+        fields = [
+            "id",
+            "reason",
+            "starts_at",
+            "ends_at",
+            *RECURRENCE_FIELDS,
+            "applies_to_all",
+            "components",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+MAX_RANGE = dt.timedelta(days=366)
+
+
+class WindowsQuerySerializer(serializers.Serializer):
+    component = ComponentSlugField()
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+
+    def validate(self, attrs):
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": "The end must be after the start."})
+        if attrs["end"] - attrs["start"] > MAX_RANGE:
+            raise serializers.ValidationError(
+                {"end": "The range may span at most 366 days; ask for several ranges."}
+            )
+        return attrs
+
+
+class GateQuerySerializer(serializers.Serializer):
+    component = ComponentSlugField()
+    at = AwareDateTimeField(required=False, help_text="Defaults to now.")
+
+
+class IntervalSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class WindowSerializer(IntervalSerializer):
+    policy = serializers.SerializerMethodField(help_text="The id of the first policy in it.")
+    policies = serializers.ListField(child=serializers.IntegerField())
+
+    def get_policy(self, window) -> int:
+        return window.policies[0]
+
+
+class TraceEntrySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["policy", "freeze"])
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    verdict = serializers.ChoiceField(choices=["open", "closed", "frozen", "clear", "out_of_scope"])
+    detail = serializers.CharField()
+    occurrence = IntervalSerializer(allow_null=True)
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.SerializerMethodField()
+    reason = serializers.CharField()
+    detail = serializers.CharField()
+    at = serializers.DateTimeField()
+    component = serializers.CharField()
+    window = IntervalSerializer(allow_null=True)
+    next_window = IntervalSerializer(allow_null=True)
+    trace = TraceEntrySerializer(many=True)
+
+    def get_decision(self, decision) -> str:
+        return "allow" if decision.allowed else "deny"
+
+
+def _iso(instant: dt.datetime | None) -> str | None:
+    if instant is None:
+        return None
+    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _interval(value) -> dict | None:
+    return None if value is None else {"start": _iso(value.start), "end": _iso(value.end)}
+
+
+def decision_payload(decision) -> dict:
+    """What DecisionSerializer renders, built directly (the gate's hot path; a test pins both)."""
+    return {
+        "decision": "allow" if decision.allowed else "deny",
+        "reason": decision.reason,
+        "detail": decision.detail,
+        "at": _iso(decision.at),
+        "component": decision.component,
+        "window": _interval(decision.window),
+        "next_window": _interval(decision.next_window),
+        "trace": [
+            {
+                "kind": t.kind,
+                "id": t.id,
+                "name": t.name,
+                "verdict": t.verdict,
+                "detail": t.detail,
+                "occurrence": _interval(t.occurrence),
+            }
+            for t in decision.trace
+        ],
+    }

@@ -1,0 +1,15 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from releases import api
+
+router = SimpleRouter()
+router.register("components", api.ComponentViewSet)
+router.register("policies", api.WindowPolicyViewSet)
+router.register("freezes", api.FreezeViewSet)
+
+api_urlpatterns = [
+    path("windows/", api.WindowsView.as_view(), name="windows"),
+    path("gate/", api.GateView.as_view(), name="gate"),
+    *router.urls,
+]

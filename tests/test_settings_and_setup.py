@@ -1,0 +1,114 @@
+"""Settings fail loudly, deploy checks are clean, SQLite is tuned, demo data is idempotent."""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.db.backends.sqlite3.base import DatabaseWrapper
+
+from config.env import env_bool, env_int, env_list
+from releases.models import Component
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_env_helpers_refuse_bad_values(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="X_BOOL='maybe' is not a boolean"):
+        env_bool("X_BOOL", default=False)
+    monkeypatch.setenv("X_INT", "ten")
+    with pytest.raises(ImproperlyConfigured, match="not a whole number"):
+        env_int("X_INT", 1)
+    monkeypatch.setenv("X_INT", "0")
+    with pytest.raises(ImproperlyConfigured, match="below the minimum"):
+        env_int("X_INT", 1, minimum=1)
+    monkeypatch.setenv("X_LIST", "a.example, b.example,")
+    assert env_list("X_LIST", []) == ["a.example", "b.example"]
+    monkeypatch.setenv("X_BOOL", "Yes")
+    assert env_bool("X_BOOL", default=False) is True
+
+
+def _manage(*args, **env):
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k" * 20 + "-production-secret-for-the-deploy-check-only-0123456789",
+    "ALLOWED_HOSTS": "nightshift.example.com",
+}
+
+
+def test_deploy_check_is_clean_with_debug_off(tmp_path):
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **PRODUCTION,
+        NIGHTSHIFT_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_without_a_secret_key_fails_loudly(tmp_path):
+    result = _manage(
+        "check", DEBUG="0", ALLOWED_HOSTS="x.example", NIGHTSHIFT_VAR_DIR=str(tmp_path)
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+def test_sqlite_is_tuned_for_concurrent_writers(tmp_path, django_db_blocker):
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        pytest.skip("this run uses PostgreSQL (DATABASE_URL)")
+    config = {**settings.DATABASES["default"], "NAME": str(tmp_path / "probe.sqlite3")}
+    wrapper = DatabaseWrapper(config, alias="probe")
+    with django_db_blocker.unblock():
+        try:
+            with wrapper.cursor() as cursor:
+                cursor.execute("PRAGMA journal_mode")
+                assert cursor.fetchone()[0] == "wal"
+                cursor.execute("PRAGMA busy_timeout")
+                assert cursor.fetchone()[0] == 20000
+            assert wrapper.transaction_mode == "IMMEDIATE"
+        finally:
+            wrapper.close()
+
+
+@pytest.mark.django_db
+def test_demo_is_idempotent_and_prints_the_password():
+    for _ in range(2):
+        out = io.StringIO()
+        call_command("demo", stdout=out)
+    assert "password: nightshift-demo" in out.getvalue()
+    assert Component.objects.count() == 3
+    users = get_user_model().objects.filter(
+        username__in=["engineer", "manager", "manager2", "customer"]
+    )
+    assert users.count() == 4
+    roles = {u.username: list(u.groups.values_list("name", flat=True)) for u in users}
+    assert roles == {
+        "engineer": ["Release engineers"],
+        "manager": ["Senior management"],
+        "manager2": ["Senior management"],
+        "customer": [],
+    }
+    assert authenticate(username="manager2", password="nightshift-demo") is not None
