@@ -11,6 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import ApiKeyAuthentication
 from accounts.permissions import PublicThrottle
 from releases import selectors
 from releases.models import Component, Freeze, WindowPolicy
@@ -90,6 +91,7 @@ class GateView(APIView):
     permission_classes = [permissions.AllowAny]
     throttle_classes = [PublicThrottle]
     renderer_classes = [JSONRenderer]  # pipelines read JSON; no browsable page on this path
+    authentication_classes = [ApiKeyAuthentication]  # pipelines carry a key or nothing
 
     @extend_schema(parameters=[GateQuerySerializer], responses=DecisionSerializer)
     def get(self, request):
