@@ -1,9 +1,11 @@
 from django.http import HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from notes import feeds
-from releases.models import Freeze, WindowPolicy
+from releases import selectors
+from releases.models import Component, Freeze, WindowPolicy
 
 
 @require_safe
@@ -19,3 +21,15 @@ def windows_ics(request):
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="nightshift-windows.ics"'
     return response
+
+
+@require_safe
+def home(request):
+    """Each component's release status now: open until when, or the next opening."""
+    now = timezone.now()
+    calendar = selectors.window_calendar()
+    rows = [
+        {"component": c, "decision": calendar.decide(now, c.slug)}
+        for c in Component.objects.order_by("name")
+    ]
+    return render(request, "notes/home.html", {"now": now, "rows": rows})
