@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+import django_filters
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import permissions, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -13,19 +17,26 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication
 from accounts.permissions import PublicThrottle
-from releases import selectors
-from releases.models import Component, Freeze, WindowPolicy
+from api.problems import Refused
+from releases import guards, selectors, services
+from releases.models import Component, Freeze, Release, ReleaseItem, WindowPolicy
 from releases.serializers import (
+    AwareDateTimeFormField,
     ComponentSerializer,
-    DecisionSerializer,
     FreezeSerializer,
     GateQuerySerializer,
+    ReleaseDecisionSerializer,
+    ReleaseEventSerializer,
+    ReleaseItemSerializer,
+    ReleaseSerializer,
+    TransitionSerializer,
     WindowPolicySerializer,
     WindowSerializer,
     WindowsQuerySerializer,
     decision_payload,
     parse_instant,
 )
+from releases.windows import when
 
 
 class AtomicWritesMixin:
@@ -41,7 +52,7 @@ class AtomicWritesMixin:
 
 
 class ComponentViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
-    queryset = Component.objects.all()
+    queryset = Component.objects.with_current_version()
     serializer_class = ComponentSerializer
     lookup_field = "slug"
     filterset_fields = ["kind"]
@@ -93,16 +104,27 @@ class GateView(APIView):
     renderer_classes = [JSONRenderer]  # pipelines read JSON; no browsable page on this path
     authentication_classes = [ApiKeyAuthentication]  # pipelines carry a key or nothing
 
-    @extend_schema(parameters=[GateQuerySerializer], responses=DecisionSerializer)
+    @extend_schema(
+        parameters=[GateQuerySerializer],
+        responses=ReleaseDecisionSerializer,
+        description="Without `release`: may the component ship at `at`? With `release`: may "
+        "that release start at `at` — every guard of its start, with all their reasons.",
+    )
     def get(self, request):
         # Every pipeline asks before every deploy, so this path avoids serializer machinery:
         # the same parsing and the same messages as GateQuerySerializer, one query in all.
         errors = {}
-        slug = request.query_params.get("component", "")
+        params = request.query_params
+        release = None
+        if raw_release := params.get("release"):
+            release = _release_for_gate(raw_release, errors)
+        slug = params.get("component", "") or (release.component.slug if release else "")
         if not slug:
             errors["component"] = ["This field is required."]
+        elif release is not None and slug != release.component.slug:
+            errors["component"] = [f"Release {release.pk} is of '{release.component.slug}'."]
         at = timezone.now()
-        if raw_at := request.query_params.get("at"):
+        if raw_at := params.get("at"):
             try:
                 at = parse_instant(raw_at)
             except ValueError as exc:
@@ -112,4 +134,227 @@ class GateView(APIView):
             errors["component"] = [f"Unknown component '{slug}'."]
         if errors:
             raise ValidationError(errors)
-        return Response(decision_payload(calendar.decide(at, slug)))
+        if release is None:
+            return Response(decision_payload(calendar.decide(at, slug)))
+        return Response(release_decision_payload(release, at, calendar))
+
+
+def _release_for_gate(raw: str, errors: dict) -> Release | None:
+    if not raw.isdigit():
+        errors["release"] = [f"'{raw}' is not a release id."]
+        return None
+    release = Release.objects.select_related("component").filter(pk=int(raw)).first()
+    if release is None:
+        errors["release"] = [f"Unknown release {raw}."]
+    return release
+
+
+def release_decision_payload(release: Release, at, calendar) -> dict:
+    """The gate's answer for one release: the window facts plus every start guard's verdict."""
+    facts = services.release_facts(release, at=at)
+    refused = guards.refusals("start", facts, at, calendar)
+    payload = decision_payload(calendar.decide(at, release.component.slug, duration=facts.duration))
+    payload["release"] = release.pk
+    payload["reasons"] = [r.as_dict() for r in refused]
+    payload["authorization"] = None
+    if refused:
+        payload.update(
+            decision="deny", reason=refused[0].code, detail=" ".join(r.detail for r in refused)
+        )
+    elif release.kind == Release.Kind.EXCEPTIONAL:
+        auth = facts.authorization
+        payload.update(
+            decision="allow",
+            reason="exception_approved",
+            authorization=str(auth.id),
+            detail=f"Exceptional release authorized ({auth.id}) for "
+            f"{when(auth.slot_start)} – {when(auth.slot_end)}.",
+        )
+    return payload
+
+
+# --- Releases ------------------------------------------------------------------------------------
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "precondition_failed"
+    default_detail = "The release changed since the ETag given in If-Match."
+
+
+@contextmanager
+def domain_errors():
+    """The domain's refusals and validation errors, as the API's problem responses."""
+    try:
+        yield
+    except services.ReleaseInvalid as exc:
+        raise ValidationError({k: [v] for k, v in exc.errors.items()}) from None
+    except services.TransitionRefused as exc:
+        raise Refused(
+            f"The {exc.action} was refused: " + " ".join(r.detail for r in exc.refusals),
+            [r.as_dict() for r in exc.refusals],
+        ) from None
+    except services.StaleRelease as exc:
+        raise PreconditionFailed(str(exc)) from None
+
+
+class AwareDateTimeFilter(django_filters.Filter):
+    field_class = AwareDateTimeFormField
+
+
+class ReleaseFilter(django_filters.FilterSet):
+    component = django_filters.CharFilter(field_name="component__slug", help_text="Its slug.")
+    scheduled_after = AwareDateTimeFilter(field_name="scheduled_start", lookup_expr="gte")
+    scheduled_before = AwareDateTimeFilter(field_name="scheduled_start", lookup_expr="lt")
+
+    class Meta:
+        model = Release
+        fields = ["component", "state", "kind", "impact", "scheduled_after", "scheduled_before"]
+
+
+TRANSITIONS = {
+    "announce": services.release_announce,
+    "start": services.release_start,
+    "complete": services.release_complete,
+    "verify": services.release_verify,
+    "rollback": services.release_rollback,
+    "cancel": services.release_cancel,
+}
+
+
+class ReleaseViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Releases: schedule, edit (with If-Match), and move through the lifecycle."""
+
+    queryset = Release.objects.for_list()
+    serializer_class = ReleaseSerializer
+    filterset_class = ReleaseFilter
+    ordering_fields = ["scheduled_start", "version", "created_at", "state"]
+    ordering = ["-scheduled_start", "-id"]
+    problem_responses = {"POST": ["409"], "PUT": ["409", "412"], "PATCH": ["409", "412"]}
+
+    def retrieve(self, request, *args, **kwargs):
+        release = self.get_object()
+        return Response(self.get_serializer(release).data, headers={"ETag": release.etag})
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        with domain_errors():
+            serializer.instance = services.release_create(by=self.request.user, **data)
+
+    @extend_schema(parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)])
+    def update(self, request, *args, partial=False, **kwargs):
+        release = self.get_object()
+        serializer = self.get_serializer(release, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        with domain_errors():
+            release = services.release_update(
+                release=release,
+                by=request.user,
+                if_match=request.headers.get("If-Match"),
+                **serializer.validated_data,
+            )
+        release = self.get_queryset().get(pk=release.pk)
+        return Response(self.get_serializer(release).data, headers={"ETag": release.etag})
+
+    def _transition(self, request, action):
+        release = self.get_object()
+        body = TransitionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        kwargs = {}
+        if action in ("rollback", "cancel"):
+            kwargs["reason"] = body.validated_data.get("reason", "")
+        if action == "complete" and "shipped" in body.validated_data:
+            kwargs["shipped_item_ids"] = body.validated_data["shipped"]
+        with domain_errors():
+            TRANSITIONS[action](release=release, by=request.user, **kwargs)
+        release = self.get_queryset().get(pk=release.pk)
+        return Response(self.get_serializer(release).data, headers={"ETag": release.etag})
+
+    @extend_schema(request=None, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def announce(self, request, pk=None):
+        """Announce the items to be released (planned → announced)."""
+        return self._transition(request, "announce")
+
+    @extend_schema(request=None, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        """Start deploying (announced → in progress), inside an open window or approved slot."""
+        return self._transition(request, "start")
+
+    @extend_schema(request=TransitionSerializer, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        """Record what actually shipped (in progress → released)."""
+        return self._transition(request, "complete")
+
+    @extend_schema(request=None, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def verify(self, request, pk=None):
+        """Post-release testing passed (released → verified)."""
+        return self._transition(request, "verify")
+
+    @extend_schema(request=TransitionSerializer, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        """Roll back now, at any hour, to the previous live version; `reason` is required."""
+        return self._transition(request, "rollback")
+
+    @extend_schema(request=TransitionSerializer, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Call it off (planned or announced → cancelled)."""
+        return self._transition(request, "cancel")
+
+    @extend_schema(responses=ReleaseEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        """The release's timeline, oldest first (append-only)."""
+        release = self.get_object()
+        page = self.paginate_queryset(release.events.select_related("actor").order_by("at", "id"))
+        return self.get_paginated_response(ReleaseEventSerializer(page, many=True).data)
+
+
+class ItemFilter(django_filters.FilterSet):
+    class Meta:
+        model = ReleaseItem
+        fields = ["release", "type", "public", "planned", "shipped"]
+
+
+class ReleaseItemViewSet(viewsets.ModelViewSet):
+    """Items of releases; every change lands on the release's timeline."""
+
+    queryset = ReleaseItem.objects.all()
+    serializer_class = ReleaseItemSerializer
+    filterset_class = ItemFilter
+    problem_responses = {"*": ["409"]}
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        if self.action == "create":
+            serializer.fields["release"].read_only = False
+            serializer.fields["release"].queryset = Release.objects.all()
+        return serializer
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        with domain_errors():
+            serializer.instance = services.item_add(
+                release=data.pop("release"), by=self.request.user, **data
+            )
+
+    def perform_update(self, serializer):
+        with domain_errors():
+            serializer.instance = services.item_update(
+                item=serializer.instance, by=self.request.user, **serializer.validated_data
+            )
+
+    def perform_destroy(self, instance):
+        with domain_errors():
+            services.item_remove(item=instance, by=self.request.user)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -35,6 +37,18 @@ class RulesRevision(models.Model):
         return f"rules revision {self.token} ({self.changed_at:%Y-%m-%d %H:%M} UTC)"
 
 
+class ComponentQuerySet(models.QuerySet):
+    def with_current_version(self):
+        """Annotate ``current_version``: the latest live release's version (one subquery)."""
+        latest = (
+            Release.objects.live()
+            .filter(component=models.OuterRef("pk"))
+            .order_by("-completed_at", "-id")
+            .values("version")[:1]
+        )
+        return self.annotate(current_version=models.Subquery(latest))
+
+
 class Component(models.Model):
     """Something that is released on its own: a service, an API, a client library."""
 
@@ -46,6 +60,8 @@ class Component(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=Kind.choices)
+
+    objects = ComponentQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]
@@ -229,3 +245,190 @@ class Freeze(Scoped):
             interval=windows.Interval(self.starts_at, self.ends_at),
             components=self._engine_scope(),
         )
+
+
+class ReleaseQuerySet(models.QuerySet):
+    def for_list(self):
+        """Everything a list shows, in a constant number of queries."""
+        return self.select_related(
+            "component", "owner", "rollback__restored", "rollback__by"
+        ).prefetch_related("items")
+
+    def live(self):
+        """Releases that are (or were) running in production and are not rolled back."""
+        return self.filter(state__in=[Release.State.RELEASED, Release.State.VERIFIED])
+
+
+class Release(models.Model):
+    """One version of one component, from plan to verification (or rollback)."""
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular", "Regular"
+        EXCEPTIONAL = "exceptional", "Exceptional"
+
+    class Impact(models.TextChoices):
+        NONE = "none", "None"
+        PERCEPTIBLE = "perceptible", "Perceptible (customers must act)"
+
+    class State(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        ANNOUNCED = "announced", "Announced"
+        IN_PROGRESS = "in_progress", "In progress"
+        RELEASED = "released", "Released"
+        VERIFIED = "verified", "Verified"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+        CANCELLED = "cancelled", "Cancelled"
+
+    component = models.ForeignKey(Component, on_delete=models.PROTECT, related_name="releases")
+    version = models.CharField(max_length=64)
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.REGULAR)
+    impact = models.CharField(max_length=12, choices=Impact.choices, default=Impact.NONE)
+    scheduled_start = models.DateTimeField()
+    expected_duration_minutes = models.PositiveIntegerField(default=60)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PLANNED)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_releases"
+    )
+    notes = models.TextField(blank=True, help_text="Markdown.")
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ReleaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-scheduled_start", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["component", "version"], name="unique_component_version"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expected_duration_minutes__gte=1),
+                name="release_duration_positive",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "scheduled_start"]),
+            models.Index(fields=["component", "scheduled_start"]),
+        ]
+
+    def __str__(self):
+        return f"{self.component.slug} {self.version}"
+
+    @property
+    def etag(self) -> str:
+        """Changes whenever the release does; the API's ETag and If-Match compare it.
+
+        From the content, not updated_at: two edits within one clock tick must differ.
+        """
+        content = repr(
+            (
+                self.pk,
+                self.state,
+                self.version,
+                self.title,
+                self.kind,
+                self.impact,
+                self.scheduled_start.isoformat(),
+                self.expected_duration_minutes,
+                self.owner_id,
+                self.notes,
+            )
+        )
+        return f'"{hashlib.sha256(content.encode()).hexdigest()[:20]}"'
+
+    @property
+    def expected_duration(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.expected_duration_minutes)
+
+    @property
+    def expected_end(self) -> dt.datetime:
+        return self.scheduled_start + self.expected_duration
+
+
+class ReleaseItem(models.Model):
+    """One change in a release: announced beforehand (planned) and/or actually shipped."""
+
+    class Type(models.TextChoices):
+        # Keep a Changelog's types, in its order.
+        ADDED = "added", "Added"
+        CHANGED = "changed", "Changed"
+        DEPRECATED = "deprecated", "Deprecated"
+        REMOVED = "removed", "Removed"
+        FIXED = "fixed", "Fixed"
+        SECURITY = "security", "Security"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Markdown.")
+    type = models.CharField(max_length=12, choices=Type.choices, default=Type.CHANGED)
+    breaking = models.BooleanField(default=False)
+    public = models.BooleanField(default=True, help_text="Internal items never appear publicly.")
+    planned = models.BooleanField(default=True, help_text="Announced before the release.")
+    shipped = models.BooleanField(default=False, help_text="Actually released.")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.title
+
+
+class Rollback(models.Model):
+    """A release taken back out of production, and the version that replaced it."""
+
+    release = models.OneToOneField(Release, on_delete=models.PROTECT, related_name="rollback")
+    reason = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    restored = models.ForeignKey(
+        Release,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The previous live release now current again; empty if there was none.",
+    )
+
+    def __str__(self):
+        return f"rollback of {self.release}"
+
+
+class AppendOnly(Exception):
+    """ReleaseEvent rows are never changed or deleted by the application."""
+
+
+class ReleaseEvent(models.Model):
+    """The timeline: who did what to a release, when, and which state it moved between."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for Nightshift's own scheduled work.",
+    )
+    at = models.DateTimeField()
+    action = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=12, blank=True)
+    to_state = models.CharField(max_length=12, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["release", "at"])]
+
+    def __str__(self):
+        return f"{self.action} {self.release_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnly("A release event is never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("A release event is never deleted.")

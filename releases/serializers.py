@@ -4,11 +4,23 @@ import copy
 import datetime as dt
 import re
 
+from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from releases.models import RECURRENCE_FIELDS, Component, Freeze, WindowPolicy, scope_errors
+from releases.models import (
+    RECURRENCE_FIELDS,
+    Component,
+    Freeze,
+    Release,
+    ReleaseEvent,
+    ReleaseItem,
+    Rollback,
+    WindowPolicy,
+    scope_errors,
+)
 
 # A "+" in a query string arrives as a space: "...T08:00:00 00:00" meant "+00:00".
 _SPACE_FOR_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
@@ -28,6 +40,18 @@ def parse_instant(value: str) -> dt.datetime:
             f"'{value}' has no UTC offset; add one, e.g. 2026-11-26T08:00:00-08:00 or …Z."
         )
     return parsed.astimezone(dt.UTC)
+
+
+class AwareDateTimeFormField(forms.Field):
+    """The same rule for query-string filters (django-filter uses Django forms)."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            return parse_instant(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -59,9 +83,16 @@ class ComponentSlugField(serializers.SlugRelatedField):
 
 
 class ComponentSerializer(serializers.ModelSerializer):
+    current_version = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The version of its latest live (released or verified) release.",
+    )
+
     class Meta:
         model = Component
-        fields = ["slug", "name", "kind"]
+        fields = ["slug", "name", "kind", "current_version"]
 
 
 class ModelCleanMixin:
@@ -147,8 +178,11 @@ class WindowsQuerySerializer(serializers.Serializer):
 
 
 class GateQuerySerializer(serializers.Serializer):
-    component = ComponentSlugField()
+    component = ComponentSlugField(required=False, help_text="Required unless `release` is given.")
     at = AwareDateTimeField(required=False, help_text="Defaults to now.")
+    release = serializers.IntegerField(
+        required=False, help_text="Ask about this release: may it start at `at`?"
+    )
 
 
 class IntervalSerializer(serializers.Serializer):
@@ -219,3 +253,139 @@ def decision_payload(decision) -> dict:
             for t in decision.trace
         ],
     }
+
+
+# --- Releases --------------------------------------------------------------------------------
+
+
+class ReleaseItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReleaseItem
+        fields = [
+            "id",
+            "release",
+            "title",
+            "description",
+            "type",
+            "breaking",
+            "public",
+            "planned",
+            "shipped",
+        ]
+        read_only_fields = ["release"]
+
+
+class NewItemSerializer(serializers.ModelSerializer):
+    """An item given with a new release."""
+
+    class Meta:
+        model = ReleaseItem
+        fields = ["title", "description", "type", "breaking", "public"]
+
+
+class RollbackSerializer(serializers.ModelSerializer):
+    by = serializers.CharField(source="by.username")
+    restored_version = serializers.CharField(source="restored.version", default=None)
+
+    class Meta:
+        model = Rollback
+        fields = ["reason", "by", "at", "restored_version"]
+
+
+class UsernameField(serializers.SlugRelatedField):
+    default_error_messages = {"does_not_exist": "No user called '{value}'."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "username")
+        kwargs.setdefault("queryset", get_user_model().objects.all())
+        super().__init__(**kwargs)
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    component = ComponentSlugField()
+    owner = UsernameField(required=False, help_text="A release engineer; defaults to you.")
+    scheduled_start = AwareDateTimeField()
+    expected_duration_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60)
+    items = NewItemSerializer(many=True, required=False)
+    rollback = RollbackSerializer(read_only=True, allow_null=True)
+    expected_end = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = Release
+        fields = [
+            "id",
+            "component",
+            "version",
+            "title",
+            "kind",
+            "impact",
+            "scheduled_start",
+            "expected_duration_minutes",
+            "expected_end",
+            "state",
+            "owner",
+            "notes",
+            "items",
+            "rollback",
+            "started_at",
+            "completed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["state", "started_at", "completed_at", "created_at", "updated_at"]
+        # Uniqueness is the service's to check, under the same transaction as the write.
+        validators = []
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["items"] = ReleaseItemSerializer(instance.items.all(), many=True).data
+        return data
+
+    def validate_version(self, value):
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("A version is required.")
+        return value
+
+    def validate(self, attrs):
+        if self.instance is not None and "items" in attrs:
+            raise serializers.ValidationError(
+                {"items": "Change items through /api/v1/items/, one at a time."}
+            )
+        if self.instance is not None and "component" in attrs:
+            if attrs["component"] != self.instance.component:
+                raise serializers.ValidationError(
+                    {"component": "A release cannot move to another component."}
+                )
+            attrs.pop("component")
+        return attrs
+
+
+class TransitionSerializer(serializers.Serializer):
+    """The body of a transition; only rollback needs one (its reason)."""
+
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    shipped = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="complete: ids of the items that shipped; default all.",
+    )
+
+
+class ReleaseEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None)
+
+    class Meta:
+        model = ReleaseEvent
+        fields = ["id", "at", "actor", "action", "from_state", "to_state", "details"]
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ReleaseDecisionSerializer(DecisionSerializer):
+    release = serializers.IntegerField()
+    reasons = ReasonSerializer(many=True)
+    authorization = serializers.CharField(allow_null=True, required=False)

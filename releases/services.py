@@ -1,13 +1,32 @@
-"""Writes that matter."""
+"""Writes that matter: one function per state change of a release, and the rules revision.
+
+Every transition locks the release row, checks every guard of its action (``releases.guards``),
+writes the new state and a ReleaseEvent, runs the in-transaction event hooks, and queues the
+after-commit listeners — all in one transaction. A refusal raises TransitionRefused carrying
+every reason; bad input raises ReleaseInvalid naming the fields. Nothing is half-written.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from releases.models import RulesRevision
+from accounts import roles
+from releases import guards, selectors
+from releases.models import (
+    Component,
+    Release,
+    ReleaseEvent,
+    ReleaseItem,
+    Rollback,
+    RulesRevision,
+)
 
 
 def rules_changed(*, at: dt.datetime | None = None) -> None:
@@ -17,3 +36,483 @@ def rules_changed(*, at: dt.datetime | None = None) -> None:
     writer's transaction); call it yourself only after a QuerySet.update() of those.
     """
     RulesRevision.objects.filter(pk=1).update(token=uuid.uuid4(), changed_at=at or timezone.now())
+
+
+# --- Errors -------------------------------------------------------------------------------------
+
+
+class TransitionRefused(Exception):
+    """A guard said no. Carries every reason (code + sentence)."""
+
+    def __init__(self, action: str, refusals: list[guards.Refusal]):
+        self.action = action
+        self.refusals = refusals
+        super().__init__(f"{action} refused: " + " ".join(r.detail for r in refusals))
+
+
+class StaleRelease(Exception):
+    """The release changed since the version the client edited (If-Match)."""
+
+
+class ReleaseInvalid(Exception):
+    """Bad input, by field name."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+# --- Extension points for the other apps (registered from their AppConfig.ready) -------------
+
+FactsProvider = Callable[[Release, dt.datetime], dict[str, Any]]
+EventHook = Callable[[ReleaseEvent], None]
+
+_facts_providers: list[FactsProvider] = []
+_event_hooks: list[EventHook] = []
+_event_listeners: list[Callable[[int], None]] = []
+
+
+def register_facts(provider: FactsProvider) -> None:
+    """Add facts for guards, e.g. {"authorization": Authorization(...)} from approvals."""
+    if provider not in _facts_providers:
+        _facts_providers.append(provider)
+
+
+def register_event_hook(hook: EventHook) -> None:
+    """Run ``hook(event)`` inside the transaction that wrote each release event."""
+    if hook not in _event_hooks:
+        _event_hooks.append(hook)
+
+
+def register_event_listener(listener: Callable[[int], None]) -> None:
+    """Call ``listener(event_id)`` after the transaction that wrote each event commits."""
+    if listener not in _event_listeners:
+        _event_listeners.append(listener)
+
+
+def release_facts(release: Release, *, at: dt.datetime) -> guards.ReleaseFacts:
+    """The plain values guards see, with what the other apps add."""
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for provider in _facts_providers:
+        provided = dict(provider(release, at))
+        extra.update(provided.pop("extra", {}))
+        values.update(provided)
+    return guards.ReleaseFacts(
+        id=release.pk,
+        component=release.component.slug,
+        version=release.version,
+        kind=release.kind,
+        impact=release.impact,
+        state=release.state,
+        scheduled_start=release.scheduled_start,
+        duration=release.expected_duration,
+        extra=extra,
+        **values,
+    )
+
+
+def release_refusals(release: Release, action: str, *, at: dt.datetime) -> list[guards.Refusal]:
+    """What would stop ``action`` on ``release`` at ``at`` (read-only; the gate asks this)."""
+    return guards.refusals(action, release_facts(release, at=at), at, selectors.window_calendar())
+
+
+def record_event(
+    release: Release,
+    *,
+    action: str,
+    by,
+    at: dt.datetime,
+    from_state: str = "",
+    to_state: str = "",
+    details: dict | None = None,
+) -> ReleaseEvent:
+    """Append to the timeline, run the hooks now and queue the listeners for after commit."""
+    event = ReleaseEvent.objects.create(
+        release=release,
+        actor=by,
+        at=at,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        details=details or {},
+    )
+    for hook in _event_hooks:
+        hook(event)
+    for listener in _event_listeners:
+        transaction.on_commit(partial(listener, event.pk))
+    return event
+
+
+# --- Transitions ---------------------------------------------------------------------------------
+
+
+def _transition(
+    action: str,
+    *,
+    release: Release,
+    by,
+    at: dt.datetime | None,
+    details: dict | None = None,
+    apply: Callable[[Release], dict | None] | None = None,
+) -> Release:
+    at = at or timezone.now()
+    with transaction.atomic():
+        # The lock makes concurrent transitions of one release take turns: the second sees
+        # the first's new state, and its state guard refuses.
+        locked = Release.objects.select_for_update().select_related("component").get(pk=release.pk)
+        refused = guards.refusals(
+            action, release_facts(locked, at=at), at, selectors.window_calendar()
+        )
+        if refused:
+            raise TransitionRefused(action, refused)
+        from_state = locked.state
+        locked.state = guards.TRANSITIONS[action][1]
+        more = apply(locked) if apply else None
+        locked.save()
+        record_event(
+            locked,
+            action=action,
+            by=by,
+            at=at,
+            from_state=from_state,
+            to_state=locked.state,
+            details={**(details or {}), **(more or {})},
+        )
+    return locked
+
+
+def release_announce(*, release: Release, by, at: dt.datetime | None = None) -> Release:
+    """Announce the items to be released (planned → announced)."""
+    planned = list(release.items.filter(planned=True).values_list("title", flat=True))
+    return _transition("announce", release=release, by=by, at=at, details={"items": planned})
+
+
+def release_start(*, release: Release, by, at: dt.datetime | None = None) -> Release:
+    """Start deploying (announced → in progress); the clock, not the schedule, decides."""
+
+    def apply(locked: Release) -> None:
+        locked.started_at = at_value
+
+    at_value = at or timezone.now()
+    return _transition("start", release=release, by=by, at=at_value, apply=apply)
+
+
+def release_complete(
+    *,
+    release: Release,
+    by,
+    at: dt.datetime | None = None,
+    shipped_item_ids: Iterable[int] | None = None,
+) -> Release:
+    """Record what actually shipped (in progress → released).
+
+    ``shipped_item_ids`` lists the items that shipped; the others did not. Without it, every
+    item shipped.
+    """
+    at = at or timezone.now()
+
+    def apply(locked: Release) -> dict:
+        items = locked.items.all()
+        if shipped_item_ids is None:
+            shipped = set(items.values_list("pk", flat=True))
+        else:
+            shipped = set(shipped_item_ids)
+            unknown = shipped - set(items.values_list("pk", flat=True))
+            if unknown:
+                raise ReleaseInvalid({"shipped": f"Not items of this release: {sorted(unknown)}."})
+        items.update(shipped=False)
+        items.filter(pk__in=shipped).update(shipped=True)
+        locked.completed_at = at
+        slipped = list(items.filter(planned=True, shipped=False).values_list("title", flat=True))
+        return {"shipped": sorted(shipped), "slipped": slipped}
+
+    return _transition("complete", release=release, by=by, at=at, apply=apply)
+
+
+def release_verify(*, release: Release, by, at: dt.datetime | None = None) -> Release:
+    """Post-release testing passed (released → verified)."""
+    return _transition("verify", release=release, by=by, at=at)
+
+
+def release_rollback(
+    *, release: Release, by, reason: str, at: dt.datetime | None = None
+) -> Release:
+    """Roll back at once, at any hour, to the previous live version. A reason is required."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReleaseInvalid({"reason": "Say why the release is rolled back."})
+    at = at or timezone.now()
+
+    def apply(locked: Release) -> dict:
+        restored = previous_live_release(locked)
+        Rollback.objects.create(release=locked, reason=reason, by=by, at=at, restored=restored)
+        return {
+            "reason": reason,
+            "restored_version": restored.version if restored else None,
+            "restored_release": restored.pk if restored else None,
+        }
+
+    return _transition("rollback", release=release, by=by, at=at, apply=apply)
+
+
+def release_cancel(
+    *, release: Release, by, reason: str = "", at: dt.datetime | None = None
+) -> Release:
+    """Call it off before it starts (planned or announced → cancelled)."""
+    details = {"reason": reason.strip()} if reason and reason.strip() else {}
+    return _transition("cancel", release=release, by=by, at=at, details=details)
+
+
+def previous_live_release(release: Release) -> Release | None:
+    """The component's latest live release other than ``release``: what a rollback restores."""
+    return (
+        Release.objects.live()
+        .filter(component_id=release.component_id)
+        .exclude(pk=release.pk)
+        .order_by("-completed_at", "-id")
+        .first()
+    )
+
+
+# --- Creating and editing ------------------------------------------------------------------------
+
+EDITABLE = {
+    "title",
+    "notes",
+    "kind",
+    "impact",
+    "scheduled_start",
+    "expected_duration_minutes",
+    "version",
+    "owner",
+}
+SCHEDULE_FIELDS = {"scheduled_start", "expected_duration_minutes", "kind"}
+# Which field a schedule refusal is about, for a 400 that names it.
+_REFUSAL_FIELD = {"never_fits": "expected_duration_minutes"}
+
+
+def _check_owner(owner) -> dict[str, str]:
+    if owner is not None and not roles.is_release_engineer(owner):
+        return {"owner": f"{owner.get_username()} is not a release engineer."}
+    return {}
+
+
+def _check_schedule(release: Release, at: dt.datetime) -> None:
+    refused = guards.refusals(
+        guards.SCHEDULE, release_facts(release, at=at), at, selectors.window_calendar()
+    )
+    if refused:
+        errors: dict[str, str] = {}
+        for refusal in refused:
+            field = _REFUSAL_FIELD.get(refusal.code, "scheduled_start")
+            errors[field] = " ".join(filter(None, [errors.get(field), refusal.detail]))
+        raise ReleaseInvalid(errors)
+
+
+def release_create(
+    *,
+    by,
+    component: Component,
+    version: str,
+    title: str,
+    scheduled_start: dt.datetime,
+    kind: str = Release.Kind.REGULAR,
+    impact: str = Release.Impact.NONE,
+    expected_duration_minutes: int = 60,
+    owner=None,
+    notes: str = "",
+    items: Iterable[dict] = (),
+    at: dt.datetime | None = None,
+) -> Release:
+    """Schedule a release (state planned) with its items, where the windows allow."""
+    at = at or timezone.now()
+    owner = owner or by
+    errors = _check_owner(owner)
+    if errors:
+        raise ReleaseInvalid(errors)
+    release = Release(
+        component=component,
+        version=version.strip(),
+        title=title,
+        kind=kind,
+        impact=impact,
+        scheduled_start=scheduled_start,
+        expected_duration_minutes=expected_duration_minutes,
+        owner=owner,
+        notes=notes,
+    )
+    with transaction.atomic():
+        _check_schedule(release, at)
+        try:
+            with transaction.atomic():
+                release.save()
+        except IntegrityError:
+            raise ReleaseInvalid(
+                {"version": f"{component.slug} already has a release {release.version}."}
+            ) from None
+        for fields in items:
+            ReleaseItem.objects.create(release=release, **{"planned": True, **fields})
+        record_event(
+            release,
+            action="scheduled",
+            by=by,
+            at=at,
+            to_state=release.state,
+            details={
+                "scheduled_start": release.scheduled_start.isoformat(),
+                "expected_duration_minutes": release.expected_duration_minutes,
+            },
+        )
+    return release
+
+
+def release_update(
+    *,
+    release: Release,
+    by,
+    at: dt.datetime | None = None,
+    if_match: str | None = None,
+    **changes,
+) -> Release:
+    """Edit a planned or announced release; a new schedule is checked and put on the timeline.
+
+    With ``if_match`` (an ETag), the edit applies only to that version of the release.
+    """
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ReleaseInvalid({name: "This field cannot be edited." for name in sorted(unknown)})
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = Release.objects.select_for_update().select_related("component").get(pk=release.pk)
+        if if_match is not None and if_match.strip() not in (locked.etag, "*"):
+            raise StaleRelease(f"The release changed since {if_match}; it is now {locked.etag}.")
+        changed = {k: v for k, v in changes.items() if getattr(locked, k) != v}
+        if not changed:
+            return locked
+        if locked.state not in (Release.State.PLANNED, Release.State.ANNOUNCED):
+            raise TransitionRefused(
+                "edit",
+                [
+                    guards.Refusal(
+                        "invalid_state",
+                        f"A release that is {locked.get_state_display().lower()} cannot be edited.",
+                    )
+                ],
+            )
+        errors = _check_owner(changed.get("owner"))
+        if errors:
+            raise ReleaseInvalid(errors)
+        before = {k: _jsonable(getattr(locked, k)) for k in changed}
+        for name, value in changed.items():
+            setattr(locked, name, value)
+        if SCHEDULE_FIELDS & set(changed):
+            _check_schedule(locked, at)
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError:
+            raise ReleaseInvalid(
+                {"version": f"{locked.component.slug} already has a release {locked.version}."}
+            ) from None
+        after = {k: _jsonable(v) for k, v in changed.items()}
+        action = "rescheduled" if SCHEDULE_FIELDS & set(changed) else "edited"
+        record_event(
+            locked,
+            action=action,
+            by=by,
+            at=at,
+            from_state=locked.state,
+            to_state=locked.state,
+            details={"from": before, "to": after},
+        )
+    return locked
+
+
+def _jsonable(value):
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "pk"):
+        return str(value)
+    return value
+
+
+ITEM_FIELDS = {"title", "description", "type", "breaking", "public", "planned", "shipped"}
+
+
+def _item_release(release: Release) -> Release:
+    locked = Release.objects.select_for_update().get(pk=release.pk)
+    if locked.state in (Release.State.CANCELLED, Release.State.ROLLED_BACK):
+        raise TransitionRefused(
+            "edit items",
+            [
+                guards.Refusal(
+                    "invalid_state",
+                    f"The items of a {locked.get_state_display().lower()} release are final.",
+                )
+            ],
+        )
+    return locked
+
+
+def item_add(*, release: Release, by, at: dt.datetime | None = None, **fields) -> ReleaseItem:
+    """Add an item; added after the announcement, it is not 'planned' unless said so."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = _item_release(release)
+        fields.setdefault("planned", locked.state == Release.State.PLANNED)
+        item = ReleaseItem.objects.create(release=locked, **fields)
+        record_event(
+            locked,
+            action="item_added",
+            by=by,
+            at=at,
+            details={"item": item.pk, "title": item.title, "planned": item.planned},
+        )
+    return item
+
+
+def item_update(*, item: ReleaseItem, by, at: dt.datetime | None = None, **changes) -> ReleaseItem:
+    """Edit an item; the timeline keeps what changed."""
+    unknown = set(changes) - ITEM_FIELDS
+    if unknown:
+        raise ReleaseInvalid({name: "This field cannot be edited." for name in sorted(unknown)})
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = _item_release(item.release)
+        item = ReleaseItem.objects.select_for_update().get(pk=item.pk)
+        changed = {k: v for k, v in changes.items() if getattr(item, k) != v}
+        if not changed:
+            return item
+        before = {k: getattr(item, k) for k in changed}
+        for name, value in changed.items():
+            setattr(item, name, value)
+        item.save()
+        record_event(
+            locked,
+            action="item_changed",
+            by=by,
+            at=at,
+            details={"item": item.pk, "from": before, "to": changed},
+        )
+    return item
+
+
+def item_remove(*, item: ReleaseItem, by, at: dt.datetime | None = None) -> None:
+    """Remove an item before the release starts."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = _item_release(item.release)
+        if locked.state not in (Release.State.PLANNED, Release.State.ANNOUNCED):
+            raise TransitionRefused(
+                "remove item",
+                [guards.Refusal("invalid_state", "Items are removed only before the start.")],
+            )
+        record_event(
+            locked,
+            action="item_removed",
+            by=by,
+            at=at,
+            details={"item": item.pk, "title": item.title},
+        )
+        ReleaseItem.objects.filter(pk=item.pk).delete()

@@ -7,6 +7,8 @@ router = SimpleRouter()
 router.register("components", api.ComponentViewSet)
 router.register("policies", api.WindowPolicyViewSet)
 router.register("freezes", api.FreezeViewSet)
+router.register("releases", api.ReleaseViewSet)
+router.register("items", api.ReleaseItemViewSet)
 
 api_urlpatterns = [
     path("windows/", api.WindowsView.as_view(), name="windows"),

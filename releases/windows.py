@@ -125,8 +125,8 @@ class Recurrence:
             gap = min(b - a for a, b in itertools.pairwise(starts))
             if self.duration >= gap:
                 errors["duration"] = (
-                    f"The duration ({_human(self.duration)}) must be shorter than the shortest gap "
-                    f"between two occurrences ({_human(gap)}), or windows would overlap."
+                    f"The duration ({lasting(self.duration)}) must be shorter than the shortest "
+                    f"gap between two occurrences ({lasting(gap)}), or windows would overlap."
                 )
         return errors
 
@@ -194,7 +194,7 @@ def _occurrences_in_year(rec: Recurrence, year: int) -> tuple[Interval, ...]:
     return tuple(out)
 
 
-def _human(delta: dt.timedelta) -> str:
+def lasting(delta: dt.timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
@@ -400,28 +400,28 @@ class WindowCalendar:
         finish = at + duration
         if window is not None and finish <= window.end:
             reason = Reason.IN_WINDOW
-            detail = f"{_fmt(at)} is inside the window {_fmt(window.start)} – {_fmt(window.end)}."
+            detail = f"{when(at)} is inside the window {when(window.start)} – {when(window.end)}."
         elif window is not None:
             reason = Reason.DOES_NOT_FIT
             detail = (
-                f"The window closes at {_fmt(window.end)}, before {_fmt(finish)}, when a "
-                f"release of {_human(duration)} starting at {_fmt(at)} would finish."
+                f"The window closes at {when(window.end)}, before {when(finish)}, when a "
+                f"release of {lasting(duration)} starting at {when(at)} would finish."
             )
         elif not policies:
             reason = Reason.NO_POLICY
             detail = f"No window policy applies to '{component}', so it has no release window."
         elif (frozen_by := _frozen_by(trace)) is not None:
             reason = Reason.FROZEN
-            detail = f"{_fmt(at)} is inside a freeze: {frozen_by.name}."
+            detail = f"{when(at)} is inside a freeze: {frozen_by.name}."
         else:
             reason = Reason.OUTSIDE_WINDOW
-            detail = f"{_fmt(at)} is outside every release window for '{component}'."
+            detail = f"{when(at)} is outside every release window for '{component}'."
         allowed = reason == Reason.IN_WINDOW
         upcoming = next((w for w in nearby if w.start > at and w.length >= duration), None)
         if upcoming is None and policies:
             upcoming = self.next_window(at, component, min_length=duration)
         if not allowed and upcoming is not None:
-            detail += f" The next window opens at {_fmt(upcoming.start)}."
+            detail += f" The next window opens at {when(upcoming.start)}."
         return Decision(allowed, reason, detail, at, component, window, upcoming, tuple(trace))
 
     def _trace(self, at: dt.datetime, component: str) -> list[TraceEntry]:
@@ -447,7 +447,7 @@ class WindowCalendar:
                         policy.id,
                         policy.name,
                         "open",
-                        f"Open {_fmt(hit.start)} – {_fmt(hit.end)}.",
+                        f"Open {when(hit.start)} – {when(hit.end)}.",
                         hit,
                     )
                 )
@@ -483,7 +483,7 @@ class WindowCalendar:
                         freeze.id,
                         freeze.reason,
                         "frozen",
-                        f"Frozen {_fmt(hit.start)} – {_fmt(hit.end)}.",
+                        f"Frozen {when(hit.start)} – {when(hit.end)}.",
                         hit,
                     )
                 )
@@ -552,6 +552,6 @@ def _subtract(
     return pieces
 
 
-def _fmt(instant: dt.datetime) -> str:
+def when(instant: dt.datetime) -> str:
     # isoformat() is several times faster than strftime(), and decide() formats a dozen.
     return instant.astimezone(UTC).isoformat(" ", "minutes")[:16] + " UTC"

@@ -92,3 +92,35 @@ def client_component(db):
 
 def utc(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=UTC)
+
+
+# A Monday evening; the next windows are Wed 2 Dec, Thu 3 Dec, Fri 4 Dec, 08:00–11:00 UTC (PST).
+NOW = dt.datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+WED_WINDOW = dt.datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def make_release(engineer, api_component):
+    """Schedule a release through the service (regular, Wednesday's window, 60 minutes)."""
+    from releases import services
+
+    counter = iter(range(1, 10_000))
+
+    def make(**overrides):
+        values = {
+            "by": engineer,
+            "component": api_component,
+            "version": f"1.{next(counter)}.0",
+            "title": "Faster search",
+            "scheduled_start": WED_WINDOW,
+            "expected_duration_minutes": 60,
+            "items": [
+                {"title": "Search is faster", "type": "changed"},
+                {"title": "Typo in errors", "type": "fixed", "public": False},
+            ],
+            "at": NOW,
+        }
+        values.update(overrides)
+        return services.release_create(**values)
+
+    return make

@@ -139,6 +139,7 @@ def test_component_detail_by_slug_and_unknown_slug_is_a_problem(customer_api, ap
         "slug": "items-api",
         "name": "Items API",
         "kind": "api",
+        "current_version": None,
     }
     missing = customer_api.get("/api/v1/components/ghost/")
     assert missing.status_code == 404
