@@ -1,15 +1,31 @@
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from releases import selectors
-from releases.models import RECURRENCE_FIELDS, Component, Freeze, WindowPolicy, scope_errors
+from releases import guards, selectors, services
+from releases.models import (
+    RECURRENCE_FIELDS,
+    Component,
+    Freeze,
+    Release,
+    ReleaseEvent,
+    ReleaseItem,
+    WindowPolicy,
+    scope_errors,
+)
 from releases.templatetags.instants import instant
+from releases.windows import get_zone
 
 UPCOMING = dt.timedelta(weeks=8)
 
@@ -97,3 +113,300 @@ class FreezeAdmin(ScopedAdmin):
         ("Recurring (instead of one-off)", {"fields": RECURRENCE_FIELDS}),
         ("Scope", {"fields": ["applies_to_all", "components"]}),
     ]
+
+
+# --- The release team's desk ------------------------------------------------------------------
+
+
+class WindowDateFilter(admin.SimpleListFilter):
+    """Releases scheduled on the (Pacific) date of a window in the next four weeks."""
+
+    title = "window date"
+    parameter_name = "window_date"
+
+    def lookups(self, request, model_admin):
+        now = timezone.now()
+        zone = get_zone(settings.DISPLAY_TIME_ZONE)
+        days = sorted({w.start.astimezone(zone).date() for w in selectors.upcoming_windows(now)})
+        return [(d.isoformat(), f"{d:%a %d %b}") for d in days]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        zone = get_zone(settings.DISPLAY_TIME_ZONE)
+        try:
+            day = dt.date.fromisoformat(self.value())
+        except ValueError:
+            return queryset.none()
+        start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+        return queryset.filter(scheduled_start__gte=start, scheduled_start__lt=end)
+
+
+class ReleaseForm(forms.ModelForm):
+    """Field checks from the model, schedule checks from the same guards the API uses."""
+
+    class Meta:
+        model = Release
+        fields = [
+            "component",
+            "version",
+            "title",
+            "kind",
+            "impact",
+            "scheduled_start",
+            "expected_duration_minutes",
+            "owner",
+            "notes",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or (self.instance.pk and not (set(self.changed_data) & SCHEDULE_KEYS)):
+            return cleaned
+        candidate = copy.copy(self.instance)
+        for name, value in cleaned.items():
+            setattr(candidate, name, value)
+        for field, message in services.schedule_errors(candidate, at=timezone.now()).items():
+            self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+SCHEDULE_KEYS = services.SCHEDULE_FIELDS | {"owner", "component"}
+
+
+class ItemInline(admin.TabularInline):
+    model = ReleaseItem
+    extra = 0
+    fields = ["title", "type", "breaking", "public", "planned", "shipped", "description"]
+
+
+class EventInline(admin.TabularInline):
+    """The timeline: read-only, as the application never changes it."""
+
+    model = ReleaseEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "actor", "action", "from_state", "to_state", "details"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+    verbose_name_plural = "timeline"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+ACTIONS = {
+    "announce": services.release_announce,
+    "start": services.release_start,
+    "complete": services.release_complete,
+    "verify": services.release_verify,
+    "cancel": services.release_cancel,
+}
+
+
+class RollbackForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=2000,
+        help_text="What post-release testing found.",
+    )
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    form = ReleaseForm
+    list_display = ["version", "component", "title", "kind", "impact", "state", "scheduled"]
+    list_filter = ["state", "component", "kind", "impact", WindowDateFilter]
+    search_fields = ["version", "title"]
+    list_select_related = ["component"]
+    date_hierarchy = "scheduled_start"
+    inlines = [ItemInline, EventInline]
+    readonly_fields = ["state", "started_at", "completed_at", "rollback_summary"]
+    change_form_template = "admin/releases/release/change_form.html"
+    change_list_template = "admin/releases/release/change_list.html"
+    fieldsets = [
+        (None, {"fields": ["component", "version", "title", "kind", "impact", "owner", "notes"]}),
+        ("Schedule", {"fields": ["scheduled_start", "expected_duration_minutes"]}),
+        ("Progress", {"fields": ["state", "started_at", "completed_at", "rollback_summary"]}),
+    ]
+
+    @admin.display(description="Scheduled", ordering="scheduled_start")
+    def scheduled(self, obj):
+        return instant(obj.scheduled_start)
+
+    @admin.display(description="Rollback")
+    def rollback_summary(self, obj):
+        rollback = getattr(obj, "rollback", None) if obj and obj.pk else None
+        if rollback is None:
+            return "—"
+        restored = rollback.restored.version if rollback.restored else "nothing (first release)"
+        return format_html(
+            "{} by {}: {} — restored {}",
+            instant(rollback.at),
+            rollback.by,
+            rollback.reason,
+            restored,
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("component")
+            if obj.state not in (Release.State.PLANNED, Release.State.ANNOUNCED):
+                fields += [
+                    "version",
+                    "title",
+                    "kind",
+                    "impact",
+                    "owner",
+                    "scheduled_start",
+                    "expected_duration_minutes",
+                ]
+        return fields
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            labels = {
+                "announce": "Announce",
+                "start": "Start",
+                "complete": "Complete",
+                "verify": "Verify",
+                "cancel": "Cancel",
+            }
+            context["lifecycle_actions"] = [
+                (name, labels[name]) for name in ACTIONS if obj.state in guards.TRANSITIONS[name][0]
+            ]
+            context["can_roll_back"] = obj.state in guards.TRANSITIONS["rollback"][0]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_changeform_initial_data(self, request):
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request, obj, form, change):
+        data = {k: form.cleaned_data[k] for k in form.changed_data if k in services.EDITABLE}
+        try:
+            if change:
+                saved = services.release_update(release=obj, by=request.user, **data)
+            else:
+                fields = {k: v for k, v in form.cleaned_data.items() if k in form.fields}
+                saved = services.release_create(by=request.user, **fields)
+        except (services.ReleaseInvalid, services.TransitionRefused) as exc:
+            # The form checked the same rules a moment ago; only a race gets here.
+            raise PermissionDenied(str(exc)) from exc
+        obj.pk, obj.state = saved.pk, saved.state
+        obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ReleaseItem:
+            return super().save_formset(request, form, formset, change)
+        release = form.instance
+        # What formset.save() would record, for the admin's history message.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        try:
+            for item_form in formset.forms:
+                if not item_form.has_changed() and not item_form.cleaned_data.get("DELETE"):
+                    continue
+                item = item_form.instance
+                fields = {
+                    k: item_form.cleaned_data[k]
+                    for k in services.ITEM_FIELDS
+                    if k in item_form.cleaned_data
+                }
+                if item_form.cleaned_data.get("DELETE") and item.pk:
+                    services.item_remove(item=item, by=request.user)
+                    formset.deleted_objects.append(item)
+                elif item.pk:
+                    changed = {k: fields[k] for k in item_form.changed_data if k in fields}
+                    services.item_update(item=item, by=request.user, **changed)
+                    formset.changed_objects.append((item, list(changed)))
+                elif fields.get("title"):
+                    formset.new_objects.append(
+                        services.item_add(release=release, by=request.user, **fields)
+                    )
+        except services.TransitionRefused as exc:
+            messages.error(request, " ".join(r.detail for r in exc.refusals))
+
+    def get_urls(self):
+        extra = [
+            path(
+                "calendar/",
+                self.admin_site.admin_view(self.calendar_view),
+                name="releases_release_calendar",
+            ),
+            path(
+                "<int:pk>/rollback/",
+                self.admin_site.admin_view(self.rollback_view),
+                name="releases_release_rollback",
+            ),
+            path(
+                "<int:pk>/lifecycle/<str:action>/",
+                self.admin_site.admin_view(self.transition_view),
+                name="releases_release_transition",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def _release_or_404(self, request, pk) -> Release:
+        release = self.get_object(request, str(pk))
+        if release is None:
+            raise Http404("No such release.")
+        if not self.has_change_permission(request, release):
+            raise PermissionDenied
+        return release
+
+    def _report(self, request, release, run) -> HttpResponseRedirect:
+        try:
+            run()
+        except services.TransitionRefused as exc:
+            for refusal in exc.refusals:
+                messages.error(request, f"{refusal.detail} [{refusal.code}]")
+        except services.ReleaseInvalid as exc:
+            for message in exc.errors.values():
+                messages.error(request, message)
+        else:
+            release.refresh_from_db()
+            messages.success(request, f"{release}: {release.get_state_display().lower()}.")
+        return HttpResponseRedirect(reverse("admin:releases_release_change", args=[release.pk]))
+
+    def transition_view(self, request, pk, action):
+        if request.method != "POST" or action not in ACTIONS:
+            raise Http404("No such action.")
+        release = self._release_or_404(request, pk)
+        return self._report(
+            request, release, lambda: ACTIONS[action](release=release, by=request.user)
+        )
+
+    def rollback_view(self, request, pk):
+        release = self._release_or_404(request, pk)
+        form = RollbackForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            return self._report(
+                request,
+                release,
+                lambda: services.release_rollback(
+                    release=release, by=request.user, reason=form.cleaned_data["reason"]
+                ),
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Roll back {release}",
+            "release": release,
+            "form": form,
+            "restores": services.previous_live_release(release),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/releases/release/rollback.html", context)
+
+    def calendar_view(self, request):
+        now = timezone.now()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Release calendar: the next four weeks",
+            "opts": self.model._meta,
+            **selectors.desk_calendar(now),
+        }
+        return TemplateResponse(request, "admin/releases/release/calendar.html", context)

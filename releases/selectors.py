@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import uuid
 
 from django.db import connection
 
-from releases.models import Component, Freeze, RulesRevision, WindowPolicy
-from releases.windows import WindowCalendar
+from releases.models import Component, Freeze, Release, RulesRevision, WindowPolicy
+from releases.windows import Window, WindowCalendar
 
 # Per process: (revision token, calendar). Rebuilt when the token changes (see RulesRevision).
 _cached: tuple[uuid.UUID, WindowCalendar] | None = None
@@ -57,3 +58,76 @@ def window_calendar_for(component_slug: str) -> tuple[WindowCalendar, bool]:
     # Raw SQL returns the backend's own UUID form (a uuid on PostgreSQL, hex text on SQLite).
     revision = token if isinstance(token, uuid.UUID) else uuid.UUID(token)
     return _calendar_at(revision), bool(exists)
+
+
+DESK_SPAN = dt.timedelta(weeks=4)
+
+
+def upcoming_windows(now: dt.datetime, span: dt.timedelta = DESK_SPAN) -> list[Window]:
+    """Every component's open windows overlapping [now, now + span), sorted, duplicates once."""
+    calendar = window_calendar()
+    found = {
+        (w.start, w.end): w
+        for slug in Component.objects.values_list("slug", flat=True)
+        for w in calendar.windows(now, now + span, slug)
+    }
+    return [found[key] for key in sorted(found)]
+
+
+def desk_calendar(now: dt.datetime, span: dt.timedelta = DESK_SPAN) -> dict:
+    """The desk's calendar: windows with their releases, freezes, and releases outside windows.
+
+    A constant number of queries: components, releases, and the (cached) calendar.
+    """
+    end = now + span
+    calendar = window_calendar()
+    components = list(Component.objects.all())
+    rows: dict[tuple, dict] = {}
+    for component in components:
+        for window in calendar.windows(now, end, component.slug):
+            row = rows.setdefault(
+                (window.start, window.end),
+                {
+                    "kind": "window",
+                    "start": window.start,
+                    "end": window.end,
+                    "components": [],
+                    "releases": [],
+                },
+            )
+            row["components"].append(component.slug)
+    releases = (
+        Release.objects.filter(
+            scheduled_start__gte=now - dt.timedelta(days=1), scheduled_start__lt=end
+        )
+        .exclude(state=Release.State.CANCELLED)
+        .select_related("component", "owner")
+        .order_by("scheduled_start")
+    )
+    outside = []
+    for release in releases:
+        home = next(
+            (
+                row
+                for (start, stop), row in rows.items()
+                if start <= release.scheduled_start < stop
+                and release.component.slug in row["components"]
+            ),
+            None,
+        )
+        if home is None:
+            if release.scheduled_start >= now:
+                outside.append(release)
+        else:
+            home["releases"].append(release)
+    for freeze in calendar.freezes:
+        for occurrence in freeze.occurrences(now, end):
+            rows[(occurrence.start, occurrence.end, freeze.id)] = {
+                "kind": "freeze",
+                "start": occurrence.start,
+                "end": occurrence.end,
+                "reason": freeze.reason,
+                "components": sorted(freeze.components) if freeze.components else ["all"],
+            }
+    ordered = sorted(rows.values(), key=lambda row: (row["start"], row["kind"]))
+    return {"rows": ordered, "outside": outside, "now": now, "until": end}

@@ -298,15 +298,21 @@ def _check_owner(owner) -> dict[str, str]:
     return {}
 
 
-def _check_schedule(release: Release, at: dt.datetime) -> None:
+def schedule_errors(release: Release, *, at: dt.datetime) -> dict[str, str]:
+    """Why this (possibly unsaved) release may not be scheduled as it is, by field name."""
+    errors: dict[str, str] = dict(_check_owner(release.owner if release.owner_id else None))
     refused = guards.refusals(
         guards.SCHEDULE, release_facts(release, at=at), at, selectors.window_calendar()
     )
-    if refused:
-        errors: dict[str, str] = {}
-        for refusal in refused:
-            field = _REFUSAL_FIELD.get(refusal.code, "scheduled_start")
-            errors[field] = " ".join(filter(None, [errors.get(field), refusal.detail]))
+    for refusal in refused:
+        field = _REFUSAL_FIELD.get(refusal.code, "scheduled_start")
+        errors[field] = " ".join(filter(None, [errors.get(field), refusal.detail]))
+    return errors
+
+
+def _check_schedule(release: Release, at: dt.datetime) -> None:
+    errors = schedule_errors(release, at=at)
+    if errors:
         raise ReleaseInvalid(errors)
 
 

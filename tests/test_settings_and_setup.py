@@ -4,6 +4,7 @@ import io
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from django.core.management import call_command
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
 from config.env import env_bool, env_int, env_list
-from releases.models import Component
+from releases.models import Component, Release
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,3 +113,15 @@ def test_demo_is_idempotent_and_prints_the_password():
         "customer": [],
     }
     assert authenticate(username="manager2", password="nightshift-demo") is not None
+    assert "already there" in out.getvalue()
+    states = Counter(Release.objects.values_list("state", flat=True))
+    assert states["verified"] >= 30 and states["rolled_back"] == 1
+    rolled = Release.objects.get(state="rolled_back")
+    assert rolled.rollback.restored.version < rolled.version
+    assert Release.objects.filter(kind="exceptional", state="announced").count() == 1
+    assert Release.objects.filter(impact="perceptible", state="planned").count() == 1
+    # The history went through the services: every past release has its whole timeline.
+    verified = Release.objects.filter(state="verified").first()
+    assert list(verified.events.values_list("action", flat=True)) == [
+        "scheduled", "announce", "start", "complete", "verify"
+    ]

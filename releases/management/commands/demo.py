@@ -1,11 +1,29 @@
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import roles
-from releases.models import Component
+from releases import selectors, services
+from releases.models import Component, Release
+
+HISTORY = dt.timedelta(days=100)
+TITLES = [
+    "Faster search",
+    "Bulk export",
+    "Webhook retries",
+    "Smaller bundles",
+    "Rate-limit headers",
+    "Pagination fixes",
+    "Audit log",
+    "Dark mode",
+    "Connection pooling",
+    "Better error messages",
+]
 
 COMPONENTS = [
     ("streamserver", "StreamServer", Component.Kind.INFRASTRUCTURE),
@@ -48,6 +66,7 @@ class Command(BaseCommand):
             user.save()
             if role:
                 user.groups.set([Group.objects.get(name=role)])
+        self._history(User.objects.get(username="engineer"))
         self.stdout.write(f"Demo components: {', '.join(slug for slug, *_ in COMPONENTS)}")
         self.stdout.write(
             f"Demo users ({', '.join(u for u, *_ in USERS)}) have the password: {password}"
@@ -55,3 +74,89 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Admin: {settings.SITE_URL}/admin/  API docs: {settings.SITE_URL}/api/docs/"
         )
+
+    def _history(self, engineer):
+        """A few months of releases, driven through the services at past instants."""
+        if Release.objects.filter(component__slug__in=[c[0] for c in COMPONENTS]).exists():
+            self.stdout.write("Demo releases are already there; left as they are.")
+            return
+        now = timezone.now()
+        calendar = selectors.window_calendar()
+        made = 0
+        for index, (slug, _name, _kind) in enumerate(COMPONENTS):
+            component = Component.objects.get(slug=slug)
+            past = calendar.windows(now - HISTORY, now - dt.timedelta(days=1), slug)
+            for number, window in enumerate(past[index::3], start=1):
+                start = window.start + dt.timedelta(minutes=15)
+                release = services.release_create(
+                    by=engineer,
+                    component=component,
+                    version=f"{index + 1}.{number}.0",
+                    title=TITLES[(number + index) % len(TITLES)],
+                    expected_duration_minutes=45,
+                    scheduled_start=start,
+                    at=start - dt.timedelta(days=3),
+                    items=[
+                        {"title": f"{TITLES[(number + index) % len(TITLES)]}", "type": "changed"},
+                        {"title": "Dependency updates", "type": "security", "public": False},
+                    ],
+                )
+                services.release_announce(
+                    release=release, by=engineer, at=start - dt.timedelta(days=1)
+                )
+                services.release_start(release=release, by=engineer, at=start)
+                services.release_complete(
+                    release=release, by=engineer, at=start + dt.timedelta(minutes=40)
+                )
+                if slug == "items-api" and number == 4:
+                    services.release_rollback(
+                        release=release,
+                        by=engineer,
+                        at=start + dt.timedelta(minutes=55),
+                        reason="Post-release checks: search latency tripled.",
+                    )
+                else:
+                    services.release_verify(
+                        release=release, by=engineer, at=start + dt.timedelta(hours=1, minutes=30)
+                    )
+                made += 1
+        api = Component.objects.get(slug="items-api")
+        upcoming = calendar.windows(
+            now + dt.timedelta(days=1), now + dt.timedelta(days=40), "items-api"
+        )
+        nxt = services.release_create(
+            by=engineer,
+            component=api,
+            version="9.1.0",
+            title="Saved searches",
+            at=now,
+            scheduled_start=upcoming[0].start + dt.timedelta(minutes=30),
+            items=[{"title": "Save a search and run it again", "type": "added"}],
+        )
+        services.release_announce(release=nxt, by=engineer, at=now)
+        services.release_create(
+            by=engineer,
+            component=api,
+            version="10.0.0",
+            title="Items API v2 authentication",
+            impact=Release.Impact.PERCEPTIBLE,
+            at=now,
+            scheduled_start=upcoming[-1].start + dt.timedelta(minutes=10),
+            items=[
+                {"title": "API keys replace shared secrets", "type": "changed", "breaking": True}
+            ],
+        )
+        # An urgent fix on a Monday afternoon, waiting for senior management.
+        monday = now + dt.timedelta(days=(7 - now.weekday()) % 7 or 7)
+        urgent = services.release_create(
+            by=engineer,
+            component=Component.objects.get(slug="streamserver"),
+            version="3.9.1",
+            title="Connection leak fix",
+            kind=Release.Kind.EXCEPTIONAL,
+            at=now,
+            scheduled_start=monday.replace(hour=22, minute=0, second=0, microsecond=0),
+            items=[{"title": "Fix a connection leak under load", "type": "fixed"}],
+        )
+        services.release_announce(release=urgent, by=engineer, at=now)
+        self.stdout.write(f"Demo releases: {made} in the past months, 3 upcoming.")
