@@ -36,6 +36,7 @@ format: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/gate.py
+	$(PY) bench/releases.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

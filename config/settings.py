@@ -178,7 +178,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentKindEnum": "releases.models.Component.Kind",
+        "ReleaseKindEnum": "releases.models.Release.Kind",
+    },
 }
 
 # --- Internationalisation and time -------------------------------------------------------------

@@ -25,6 +25,7 @@ from releases.serializers import (
     ComponentSerializer,
     FreezeSerializer,
     GateQuerySerializer,
+    ReleaseCreateSerializer,
     ReleaseDecisionSerializer,
     ReleaseEventSerializer,
     ReleaseItemSerializer,
@@ -242,10 +243,21 @@ class ReleaseViewSet(
         release = self.get_object()
         return Response(self.get_serializer(release).data, headers={"ETag": release.etag})
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
+    def get_serializer_class(self):
+        return ReleaseCreateSerializer if self.action == "create" else ReleaseSerializer
+
+    @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         with domain_errors():
-            serializer.instance = services.release_create(by=self.request.user, **data)
+            release = services.release_create(by=request.user, **serializer.validated_data)
+        release = self.get_queryset().get(pk=release.pk)
+        return Response(
+            ReleaseSerializer(release, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+            headers={"ETag": release.etag, "Location": f"{request.path}{release.pk}/"},
+        )
 
     @extend_schema(parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)])
     def update(self, request, *args, partial=False, **kwargs):

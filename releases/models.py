@@ -249,10 +249,15 @@ class Freeze(Scoped):
 
 class ReleaseQuerySet(models.QuerySet):
     def for_list(self):
-        """Everything a list shows, in a constant number of queries."""
-        return self.select_related(
-            "component", "owner", "rollback__restored", "rollback__by"
-        ).prefetch_related("items")
+        """Everything a list shows, in a constant number of queries.
+
+        Prefetched, not joined: the page itself stays a walk down the (scheduled_start, id)
+        index. Joined, SQLite's planner (once ANALYZE has run) starts from the small tables and
+        sorts every release in a temporary B-tree: 30 ms became 150 ms at 100,000 releases.
+        """
+        return self.prefetch_related(
+            "component", "owner", "items", "rollback", "rollback__by", "rollback__restored"
+        )
 
     def live(self):
         """Releases that are (or were) running in production and are not rolled back."""
@@ -310,6 +315,7 @@ class Release(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["scheduled_start", "id"]),  # the lists' default order
             models.Index(fields=["state", "scheduled_start"]),
             models.Index(fields=["component", "scheduled_start"]),
         ]

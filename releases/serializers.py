@@ -306,7 +306,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
     owner = UsernameField(required=False, help_text="A release engineer; defaults to you.")
     scheduled_start = AwareDateTimeField()
     expected_duration_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60)
-    items = NewItemSerializer(many=True, required=False)
+    items = ReleaseItemSerializer(many=True, read_only=True)
     rollback = RollbackSerializer(read_only=True, allow_null=True)
     expected_end = serializers.DateTimeField(read_only=True)
 
@@ -336,11 +336,6 @@ class ReleaseSerializer(serializers.ModelSerializer):
         # Uniqueness is the service's to check, under the same transaction as the write.
         validators = []
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["items"] = ReleaseItemSerializer(instance.items.all(), many=True).data
-        return data
-
     def validate_version(self, value):
         value = value.strip()
         if not value:
@@ -348,7 +343,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs):
-        if self.instance is not None and "items" in attrs:
+        if self.instance is not None and "items" in self.initial_data:
             raise serializers.ValidationError(
                 {"items": "Change items through /api/v1/items/, one at a time."}
             )
@@ -359,6 +354,12 @@ class ReleaseSerializer(serializers.ModelSerializer):
                 )
             attrs.pop("component")
         return attrs
+
+
+class ReleaseCreateSerializer(ReleaseSerializer):
+    """Scheduling a release: the same fields, with its first items."""
+
+    items = NewItemSerializer(many=True, required=False)
 
 
 class TransitionSerializer(serializers.Serializer):

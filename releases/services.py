@@ -184,8 +184,11 @@ def _transition(
 
 def release_announce(*, release: Release, by, at: dt.datetime | None = None) -> Release:
     """Announce the items to be released (planned → announced)."""
-    planned = list(release.items.filter(planned=True).values_list("title", flat=True))
-    return _transition("announce", release=release, by=by, at=at, details={"items": planned})
+
+    def apply(locked: Release) -> dict:
+        return {"items": list(locked.items.filter(planned=True).values_list("title", flat=True))}
+
+    return _transition("announce", release=release, by=by, at=at, apply=apply)
 
 
 def release_start(*, release: Release, by, at: dt.datetime | None = None) -> Release:

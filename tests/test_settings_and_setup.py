@@ -123,5 +123,9 @@ def test_demo_is_idempotent_and_prints_the_password():
     # The history went through the services: every past release has its whole timeline.
     verified = Release.objects.filter(state="verified").first()
     assert list(verified.events.values_list("action", flat=True)) == [
-        "scheduled", "announce", "start", "complete", "verify"
+        "scheduled",
+        "announce",
+        "start",
+        "complete",
+        "verify",
     ]

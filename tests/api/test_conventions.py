@@ -5,6 +5,7 @@ import re
 import pytest
 import yaml
 from django.contrib.staticfiles import finders
+from django.core.management import call_command
 from openapi_spec_validator import validate
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +21,11 @@ def schema(client):
 def test_schema_is_valid_openapi_3(schema):
     validate(schema)
     assert schema["openapi"].startswith("3.")
+
+
+def test_schema_generates_without_a_single_warning(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
+    assert (tmp_path / "s.yaml").read_text().startswith("openapi: 3")
 
 
 def test_every_endpoint_is_in_the_schema_and_documents_its_problems(schema):
