@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_q",
     "accounts",
     "releases",
+    "approvals",
     "notes",
 ]
 
@@ -183,6 +184,30 @@ SPECTACULAR_SETTINGS = {
         "ReleaseKindEnum": "releases.models.Release.Kind",
     },
 }
+
+# --- Approvals and e-mail -----------------------------------------------------------------------
+# Distinct senior-management approvals an exceptional release needs. A critical request may
+# need fewer, never more: the most urgent fix must not be the hardest to authorize.
+APPROVAL_QUORUM = env_int("APPROVAL_QUORUM", 1, minimum=1)
+APPROVAL_QUORUM_CRITICAL = env_int("APPROVAL_QUORUM_CRITICAL", APPROVAL_QUORUM, minimum=1)
+if APPROVAL_QUORUM_CRITICAL > APPROVAL_QUORUM:
+    raise ImproperlyConfigured(
+        f"APPROVAL_QUORUM_CRITICAL={APPROVAL_QUORUM_CRITICAL} exceeds APPROVAL_QUORUM="
+        f"{APPROVAL_QUORUM}: a critical request may need fewer approvals, never more."
+    )
+
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Nightshift <nightshift@localhost>")
 
 # --- Internationalisation and time -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -5,6 +5,7 @@ from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from api.problems import not_found
+from approvals.urls import api_urlpatterns as approvals_api
 from releases.urls import api_urlpatterns as releases_api
 
 handler404 = "api.problems.not_found"
@@ -19,7 +20,7 @@ def healthz(request):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include((releases_api, "releases"), namespace="api")),
+    path("api/v1/", include((releases_api + approvals_api, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

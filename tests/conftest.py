@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from django.contrib.auth.models import Group
@@ -124,3 +125,12 @@ def make_release(engineer, api_component):
         return services.release_create(**values)
 
     return make
+
+
+# Row locks (select_for_update) do nothing on SQLite: concurrency tests run on PostgreSQL only.
+# serialized_rollback restores what migrations created (roles, default policy) after the flush.
+postgres_only = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="select_for_update() is a no-op on SQLite; concurrency is tested on PostgreSQL",
+)
+threaded_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
+from approvals.models import ApprovalRequest
 from config.env import env_bool, env_int, env_list
 from releases.models import Component, Release
 
@@ -119,6 +120,7 @@ def test_demo_is_idempotent_and_prints_the_password():
     rolled = Release.objects.get(state="rolled_back")
     assert rolled.rollback.restored.version < rolled.version
     assert Release.objects.filter(kind="exceptional", state="announced").count() == 1
+    assert ApprovalRequest.objects.get().status == "pending"
     assert Release.objects.filter(impact="perceptible", state="planned").count() == 1
     # The history went through the services: every past release has its whole timeline.
     verified = Release.objects.filter(state="verified").first()

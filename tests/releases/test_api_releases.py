@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from releases import services
 from releases.models import Release, ReleaseItem
-from tests.conftest import NOW, WED_WINDOW
+from tests.conftest import NOW, WED_WINDOW, postgres_only, threaded_db
 
 pytestmark = pytest.mark.django_db
 RELEASES = "/api/v1/releases/"
@@ -285,11 +285,9 @@ def test_the_gate_refuses_a_wrong_release(
     assert fragment in response.json()["errors"][field][0]
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@postgres_only
+@threaded_db
 def test_two_concurrent_transitions_exactly_one_wins(engineer, api_component, make_release):
-    if connection.vendor != "postgresql":
-        pytest.skip("select_for_update() is a no-op on SQLite; row locks are tested on PostgreSQL")
     from rest_framework.test import APIClient
 
     from accounts.services import apikey_create

@@ -159,4 +159,15 @@ class Command(BaseCommand):
             items=[{"title": "Fix a connection leak under load", "type": "fixed"}],
         )
         services.release_announce(release=urgent, by=engineer, at=now)
+        from approvals.services import request_create  # the demo shows every app at work
+
+        request_create(
+            release=urgent,
+            by=engineer,
+            urgency="critical",
+            at=now,
+            justification="The leak exhausts connections every night; customers see timeouts.",
+            slot_start=urgent.scheduled_start - dt.timedelta(minutes=30),
+            slot_end=urgent.scheduled_start + dt.timedelta(hours=2),
+        )
         self.stdout.write(f"Demo releases: {made} in the past months, 3 upcoming.")
