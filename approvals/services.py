@@ -154,6 +154,7 @@ def request_create(
                 "urgency": urgency,
                 "slot": [slot_start.isoformat(), slot_end.isoformat()],
                 "quorum": quorum_for(urgency),
+                "waives_notice": waives_notice,
             },
         )
         transaction.on_commit(partial(_later, "request_filed", request.pk))

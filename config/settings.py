@@ -196,6 +196,13 @@ if APPROVAL_QUORUM_CRITICAL > APPROVAL_QUORUM:
         f"{APPROVAL_QUORUM}: a critical request may need fewer approvals, never more."
     )
 
+# How long a perceptible-impact release's notice must be public before its scheduled start.
+NOTICE_LEAD_DAYS = {
+    "low": env_int("NOTICE_LEAD_DAYS_LOW", 7, minimum=0),
+    "medium": env_int("NOTICE_LEAD_DAYS_MEDIUM", 14, minimum=0),
+    "high": env_int("NOTICE_LEAD_DAYS_HIGH", 30, minimum=0),
+}
+
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"

@@ -161,7 +161,7 @@ def test_changing_what_was_approved_invalidates_it(
     assert "invalidated" in mail.outbox[-1].subject
     with pytest.raises(releases.TransitionRefused) as exc:
         releases.release_start(release=urgent, by=engineer, at=IN_SLOT)
-    assert [r.code for r in exc.value.refusals] == ["not_authorized"]
+    assert "not_authorized" in [r.code for r in exc.value.refusals]
     assert ask(urgent, engineer).status == "pending"  # and a new request can be made
 
 

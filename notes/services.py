@@ -1,0 +1,233 @@
+"""Advance notices: draft, publish (every field the guide asks for), revise, withdraw, done."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from notes.guards import NoticeFacts
+from notes.models import REQUIRED_TO_PUBLISH, AdvanceNotice, NoticeRevision
+from releases.models import Release
+from releases.services import record_event
+from releases.templatetags.instants import local_and_utc
+from releases.windows import get_zone
+
+EDITABLE = {
+    "headline",
+    "description",
+    "tentative_start",
+    "tentative_zone",
+    "certainty",
+    "nature",
+    "action_required",
+    "action_deadline",
+    "benefits",
+    "impact_level",
+}
+# How a revision describes each change, for the public "what changed" list.
+LABELS = {
+    "headline": "Headline",
+    "description": "Description",
+    "tentative_start": "Date",
+    "tentative_zone": "Time zone",
+    "certainty": "Certainty",
+    "nature": "Nature of the release",
+    "action_required": "Action required",
+    "action_deadline": "Deadline for the action",
+    "benefits": "Benefits",
+    "impact_level": "Impact level",
+}
+
+
+class NoticeInvalid(Exception):
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def lead_time(impact_level: str) -> dt.timedelta:
+    return dt.timedelta(days=settings.NOTICE_LEAD_DAYS[impact_level])
+
+
+def _validate(values: dict) -> dict[str, str]:
+    errors = {}
+    zone = values.get("tentative_zone")
+    if zone is not None:
+        try:
+            get_zone(zone)
+        except ValueError as exc:
+            errors["tentative_zone"] = str(exc)
+    return errors
+
+
+def notice_create(
+    *, release: Release, by, at: dt.datetime | None = None, **values
+) -> AdvanceNotice:
+    """A draft notice for a perceptible-impact release."""
+    at = at or timezone.now()
+    unknown = set(values) - EDITABLE
+    errors = {name: "Unknown field." for name in unknown} | _validate(values)
+    if release.impact != Release.Impact.PERCEPTIBLE:
+        errors["release"] = "Only a release with perceptible impact gets an advance notice."
+    elif AdvanceNotice.objects.filter(release=release).exists():
+        errors["release"] = "This release has a notice already; edit that one."
+    if errors:
+        raise NoticeInvalid(errors)
+    with transaction.atomic():
+        notice = AdvanceNotice.objects.create(release=release, created_at=at, **values)
+        notice.components.set([release.component])
+        record_event(
+            release,
+            action="notice_drafted",
+            by=by,
+            at=at,
+            from_state=release.state,
+            to_state=release.state,
+            details={"notice": notice.pk},
+        )
+    return notice
+
+
+def _describe(name: str, old, new) -> str:
+    label = LABELS[name]
+    if isinstance(new, dt.datetime) or isinstance(old, dt.datetime):
+        before = local_and_utc(old) if old else "none"
+        after = local_and_utc(new) if new else "none"
+        return f"{label} moved from {before} to {after}."
+    if name in ("certainty", "impact_level", "tentative_zone"):
+        return f"{label} changed from {old} to {new}."
+    return f"{label} changed."
+
+
+def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, **values):
+    """Edit a notice; once published, every edit is a revision with its 'what changed' list."""
+    at = at or timezone.now()
+    errors = {name: "Unknown field." for name in set(values) - EDITABLE} | _validate(values)
+    if errors:
+        raise NoticeInvalid(errors)
+    with transaction.atomic():
+        notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
+        if notice.status in (AdvanceNotice.Status.WITHDRAWN, AdvanceNotice.Status.DONE):
+            raise NoticeInvalid({"status": f"A {notice.status} notice is final."})
+        changed = {k: v for k, v in values.items() if getattr(notice, k) != v}
+        if not changed:
+            return notice
+        before = {k: getattr(notice, k) for k in changed}
+        for name, value in changed.items():
+            setattr(notice, name, value)
+        if notice.status == AdvanceNotice.Status.PUBLISHED:
+            missing = _missing(notice)
+            if missing:
+                raise NoticeInvalid(missing)
+            notice.revision += 1
+            sentences = [_describe(k, before[k], changed[k]) for k in changed]
+            NoticeRevision.objects.create(
+                notice=notice,
+                number=notice.revision,
+                at=at,
+                by=by,
+                changes=sentences,
+                snapshot={k: str(v) for k, v in before.items()},
+            )
+            record_event(
+                notice.release,
+                action="notice_revised",
+                by=by,
+                at=at,
+                from_state=notice.release.state,
+                to_state=notice.release.state,
+                details={"notice": notice.pk, "changes": sentences},
+            )
+        notice.save()
+    return notice
+
+
+def _missing(notice: AdvanceNotice) -> dict[str, str]:
+    return {
+        name: f"Publishing needs {words}."
+        for name, words in REQUIRED_TO_PUBLISH.items()
+        if not getattr(notice, name)
+        or (isinstance(getattr(notice, name), str) and not getattr(notice, name).strip())
+    }
+
+
+def notice_publish(*, notice: AdvanceNotice, by, at: dt.datetime | None = None) -> AdvanceNotice:
+    """Make a draft public; every field the guide asks for must be there."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
+        if notice.status != AdvanceNotice.Status.DRAFT:
+            raise NoticeInvalid(
+                {"status": f"Only a draft is published; this one is {notice.status}."}
+            )
+        missing = _missing(notice)
+        if missing:
+            raise NoticeInvalid(missing)
+        notice.status, notice.published_at, notice.revision = (
+            AdvanceNotice.Status.PUBLISHED,
+            at,
+            1,
+        )
+        notice.save()
+        NoticeRevision.objects.create(
+            notice=notice, number=1, at=at, by=by, changes=["Published."], snapshot={}
+        )
+        record_event(
+            notice.release,
+            action="notice_published",
+            by=by,
+            at=at,
+            from_state=notice.release.state,
+            to_state=notice.release.state,
+            details={"notice": notice.pk, "lead_days": lead_time(notice.impact_level).days},
+        )
+    return notice
+
+
+def _close(notice: AdvanceNotice, status: str, *, by, at: dt.datetime | None) -> AdvanceNotice:
+    at = at or timezone.now()
+    with transaction.atomic():
+        notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
+        if notice.status != AdvanceNotice.Status.PUBLISHED:
+            raise NoticeInvalid({"status": f"Only a published notice can be {status}."})
+        notice.status = status
+        notice.save()
+        record_event(
+            notice.release,
+            action=f"notice_{status}",
+            by=by,
+            at=at,
+            from_state=notice.release.state,
+            to_state=notice.release.state,
+            details={"notice": notice.pk},
+        )
+    return notice
+
+
+def notice_withdraw(*, notice: AdvanceNotice, by, at: dt.datetime | None = None):
+    """The release will not happen as announced: say so publicly."""
+    return _close(notice, AdvanceNotice.Status.WITHDRAWN, by=by, at=at)
+
+
+def notice_done(*, notice: AdvanceNotice, by, at: dt.datetime | None = None):
+    """The release happened: the notice moves to the past notices."""
+    return _close(notice, AdvanceNotice.Status.DONE, by=by, at=at)
+
+
+def notice_facts(release: Release, at: dt.datetime) -> dict:
+    """The notice, as the lead-time guard sees it (plugged into releases' facts)."""
+    if release.impact != Release.Impact.PERCEPTIBLE or release.pk is None:
+        return {}
+    notice = AdvanceNotice.objects.filter(release=release).first()
+    if notice is None:
+        return {"extra": {"notice": NoticeFacts(None, None, dt.timedelta(0))}}
+    return {
+        "extra": {
+            "notice": NoticeFacts(
+                notice.status, notice.published_at, lead_time(notice.impact_level)
+            )
+        }
+    }
