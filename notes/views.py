@@ -1,35 +1,181 @@
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.utils import timezone
-from django.views.decorators.http import require_safe
+"""The public site: no login, readable without JavaScript, conditional GET everywhere."""
 
-from notes import feeds
-from releases import selectors
-from releases.models import Component, Freeze, WindowPolicy
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import condition, require_safe
+
+from notes import feeds, selectors
+from notes.models import AdvanceNotice
+from releases import selectors as release_selectors
+from releases.models import Component, Freeze, ReleaseItem, WindowPolicy
+
+
+def _etag(request, *args, **kwargs) -> str:
+    # The path and query string are part of what a page shows; the digest is stable across
+    # processes (Python's hash() is not), so every gunicorn worker agrees on it.
+    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:12]
+    return f'"{selectors.public_version()}-{path}"'
+
+
+public = condition(etag_func=_etag)
 
 
 @require_safe
 def windows_ics(request):
     """Every window policy and freeze as a calendar to subscribe to (webcal)."""
-    now = timezone.now()
     body = feeds.windows_calendar(
         WindowPolicy.objects.with_scope(),
         Freeze.objects.with_scope(),
-        now=now,
-        host=request.get_host().split(":")[0] or "nightshift",
+        now=timezone.now(),
+        host=_host(request),
     )
+    return _calendar_response(body, "nightshift-windows.ics")
+
+
+@require_safe
+@public
+def releases_ics(request):
+    """Scheduled releases and the tentative dates of advance notices."""
+    releases = selectors.public_releases().filter(
+        scheduled_start__gte=timezone.now() - dt.timedelta(days=90)
+    )
+    notices = selectors.public_notices().filter(status=AdvanceNotice.Status.PUBLISHED)
+    body = feeds.releases_calendar(
+        releases,
+        notices,
+        now=timezone.now(),
+        host=_host(request),
+        site=request.build_absolute_uri("/").rstrip("/"),
+    )
+    return _calendar_response(body, "nightshift-releases.ics")
+
+
+def _host(request) -> str:
+    return request.get_host().split(":")[0] or "nightshift"
+
+
+def _calendar_response(body: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'inline; filename="nightshift-windows.ics"'
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
 
 @require_safe
+@public
 def home(request):
-    """Each component's release status now: open until when, or the next opening."""
+    """The next windows and their releases, the latest releases and the upcoming notices."""
     now = timezone.now()
-    calendar = selectors.window_calendar()
-    rows = [
-        {"component": c, "decision": calendar.decide(now, c.slug)}
-        for c in Component.objects.order_by("name")
+    calendar = release_selectors.window_calendar()
+    components = list(Component.objects.order_by("name"))
+    rows = [{"component": c, "decision": calendar.decide(now, c.slug)} for c in components]
+    upcoming = list(
+        selectors.public_releases()
+        .filter(scheduled_start__gte=now)
+        .order_by("scheduled_start", "id")[:10]
+    )
+    latest = list(selectors.public_releases().filter(scheduled_start__lt=now)[:8])
+    notices = list(
+        selectors.public_notices()
+        .filter(status=AdvanceNotice.Status.PUBLISHED)
+        .order_by("tentative_start")[:5]
+    )
+    return render(
+        request,
+        "notes/home.html",
+        {
+            "now": now,
+            "rows": rows,
+            "upcoming": upcoming,
+            "latest": [selectors.release_note(r) for r in latest],
+            "notices": notices,
+        },
+    )
+
+
+class NotesFilter(forms.Form):
+    component = forms.SlugField(required=False)
+    type = forms.ChoiceField(required=False, choices=[("", "All types"), *ReleaseItem.Type.choices])
+    start = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    end = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["component"] = forms.ChoiceField(
+            required=False,
+            choices=[
+                ("", "All components"),
+                *Component.objects.order_by("name").values_list("slug", "name"),
+            ],
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
+            self.add_error("end", "The end date is before the start date.")
+        return cleaned
+
+
+@require_safe
+@public
+def release_notes(request):
+    """Aggregated release notes: by window date, component and type; filtered and paginated."""
+    form = NotesFilter(request.GET or None)
+    values = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    item_type = values.get("type") or None
+    releases = selectors.filtered(
+        component=values.get("component") or None,
+        item_type=item_type,
+        start=values.get("start"),
+        end=values.get("end"),
+    )
+    page = Paginator(releases, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "notes/releases.html",
+        {
+            "form": form,
+            "page": page,
+            "sections": selectors.by_day(page, item_type=item_type),
+            "query": query.urlencode(),
+        },
+    )
+
+
+@require_safe
+@public
+def release_detail(request, component: str, version: str):
+    release = selectors.public_release(component, version)
+    if release is None:
+        raise Http404("No such public release.")
+    return render(request, "notes/release.html", {"note": selectors.release_note(release)})
+
+
+@require_safe
+@public
+def notices(request):
+    now = timezone.now()
+    public_notices = list(selectors.public_notices().order_by("tentative_start"))
+    upcoming = [
+        n
+        for n in public_notices
+        if n.status == AdvanceNotice.Status.PUBLISHED and n.tentative_start >= now
     ]
-    return render(request, "notes/home.html", {"now": now, "rows": rows})
+    past = [n for n in reversed(public_notices) if n not in upcoming]
+    return render(request, "notes/notices.html", {"upcoming": upcoming, "past": past})
+
+
+@require_safe
+@public
+def notice_detail(request, pk: int):
+    notice = get_object_or_404(selectors.public_notices(), pk=pk)
+    return render(request, "notes/notice.html", {"notice": notice})

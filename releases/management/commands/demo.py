@@ -134,7 +134,7 @@ class Command(BaseCommand):
             items=[{"title": "Save a search and run it again", "type": "added"}],
         )
         services.release_announce(release=nxt, by=engineer, at=now)
-        services.release_create(
+        perceptible = services.release_create(
             by=engineer,
             component=api,
             version="10.0.0",
@@ -146,6 +146,25 @@ class Command(BaseCommand):
                 {"title": "API keys replace shared secrets", "type": "changed", "breaking": True}
             ],
         )
+        from notes import services as notices  # the demo shows every app at work
+
+        notice = notices.notice_create(
+            release=perceptible,
+            by=engineer,
+            at=now,
+            impact_level="medium",
+            headline="API keys replace shared secrets for the Items API",
+            description="Every request to the Items API will carry a per-application API key. "
+            "Shared secrets stop working once the release is out.",
+            tentative_start=perceptible.scheduled_start,
+            certainty="likely",
+            nature="Authentication change; backward-incompatible.",
+            action_required="Create an API key for each application and send it in the "
+            "`Authorization` header before the release.",
+            action_deadline=perceptible.scheduled_start - dt.timedelta(days=1),
+            benefits="Keys can be revoked one by one, and usage is reported per application.",
+        )
+        notices.notice_publish(notice=notice, by=engineer, at=now)
         # An urgent fix on a Monday afternoon, waiting for senior management.
         monday = now + dt.timedelta(days=(7 - now.weekday()) % 7 or 7)
         urgent = services.release_create(

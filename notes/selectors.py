@@ -1,0 +1,153 @@
+"""What customers may read: public releases and items, aggregated; public notices.
+
+Public means: a release that has been announced (or gone further, rolled back included), its
+public items only. Cancelled and planned releases and internal items never appear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, Max, Prefetch, QuerySet
+
+from notes.models import AdvanceNotice
+from releases.models import Release, ReleaseEvent, ReleaseItem
+from releases.windows import get_zone
+
+PUBLIC_STATES = [
+    Release.State.ANNOUNCED,
+    Release.State.IN_PROGRESS,
+    Release.State.RELEASED,
+    Release.State.VERIFIED,
+    Release.State.ROLLED_BACK,
+]
+SHIPPED_STATES = {Release.State.RELEASED, Release.State.VERIFIED, Release.State.ROLLED_BACK}
+TYPE_ORDER = [t.value for t in ReleaseItem.Type]  # Keep a Changelog's order
+
+
+def public_releases() -> QuerySet[Release]:
+    """Public releases with their public items (as ``public_items``), in constant queries."""
+    return (
+        Release.objects.filter(state__in=PUBLIC_STATES)
+        .select_related("component")
+        .prefetch_related(
+            Prefetch(
+                "items",
+                ReleaseItem.objects.filter(public=True).order_by("id"),
+                to_attr="public_items",
+            ),
+            Prefetch("rollback__restored"),
+            Prefetch("advance_notice", AdvanceNotice.objects.public()),
+        )
+        .order_by("-scheduled_start", "-id")
+    )
+
+
+def public_release(component: str, version: str) -> Release | None:
+    return public_releases().filter(component__slug=component, version=version).first()
+
+
+@dataclass
+class TypeGroup:
+    type: str
+    label: str
+    items: list[ReleaseItem]
+
+
+@dataclass
+class ReleaseNote:
+    """One release as customers read it: before its window, what is announced; after, what
+    shipped and what slipped."""
+
+    release: Release
+    shipped: bool
+    groups: list[TypeGroup]
+    slipped: list[ReleaseItem] = field(default_factory=list)
+    breaking: bool = False
+
+
+@dataclass
+class DaySection:
+    day: dt.date
+    notes: list[ReleaseNote]
+
+
+def _groups(items: list[ReleaseItem]) -> list[TypeGroup]:
+    labels = dict(ReleaseItem.Type.choices)
+    by_type: dict[str, list[ReleaseItem]] = {}
+    for item in items:
+        by_type.setdefault(item.type, []).append(item)
+    return [TypeGroup(t, labels[t], by_type[t]) for t in TYPE_ORDER if t in by_type]
+
+
+def release_note(release: Release, *, item_type: str | None = None) -> ReleaseNote:
+    items = release.public_items
+    if item_type:
+        items = [i for i in items if i.type == item_type]
+    shipped = release.state in SHIPPED_STATES
+    if shipped:
+        shown = [i for i in items if i.shipped]
+        slipped = [i for i in items if i.planned and not i.shipped]
+    else:
+        shown, slipped = [i for i in items if i.planned], []
+    return ReleaseNote(
+        release, shipped, _groups(shown), slipped, breaking=any(i.breaking for i in shown)
+    )
+
+
+def filtered(
+    *,
+    component: str | None = None,
+    item_type: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> QuerySet[Release]:
+    """Public releases, by component, item type and Pacific date range (inclusive)."""
+    releases = public_releases()
+    zone = get_zone(settings.DISPLAY_TIME_ZONE)
+    if component:
+        releases = releases.filter(component__slug=component)
+    if item_type:
+        releases = releases.filter(items__type=item_type, items__public=True).distinct()
+    if start:
+        releases = releases.filter(
+            scheduled_start__gte=dt.datetime.combine(start, dt.time(), tzinfo=zone)
+        )
+    if end:
+        releases = releases.filter(
+            scheduled_start__lt=dt.datetime.combine(
+                end + dt.timedelta(days=1), dt.time(), tzinfo=zone
+            )
+        )
+    return releases
+
+
+def by_day(releases, *, item_type: str | None = None) -> list[DaySection]:
+    """Group releases into one section per (Pacific) window date, newest first."""
+    zone = get_zone(settings.DISPLAY_TIME_ZONE)
+    sections: list[DaySection] = []
+    for release in releases:
+        day = release.scheduled_start.astimezone(zone).date()
+        if not sections or sections[-1].day != day:
+            sections.append(DaySection(day, []))
+        sections[-1].notes.append(release_note(release, item_type=item_type))
+    return sections
+
+
+def public_notices() -> QuerySet[AdvanceNotice]:
+    return (
+        AdvanceNotice.objects.public()
+        .select_related("release__component")
+        .prefetch_related("components", "revisions")
+    )
+
+
+def public_version() -> str:
+    """Changes whenever anything public may have: the validator of pages, feeds and the API."""
+    events = ReleaseEvent.objects.aggregate(last=Max("id"), count=Count("id"))
+    notices = AdvanceNotice.objects.aggregate(last=Max("updated_at"), count=Count("id"))
+    raw = f"{events['last']}:{events['count']}:{notices['last']}:{notices['count']}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
