@@ -67,6 +67,42 @@ def assert_harmless(html: str) -> None:
                 assert url.startswith(SAFE_SCHEMES) or ":" not in url.split("/")[0], url
 
 
+EXECUTABLE = {
+    "script",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "base",
+    "svg",
+    "math",
+    "style",
+    "template",
+    "applet",
+    "meta",
+    "link",
+    "img",
+    "video",
+    "audio",
+    "source",
+}
+
+
+def assert_nothing_runs(html: str) -> None:
+    """For a whole page or feed entry: no element, attribute or URL that can run script."""
+    parser = Elements()
+    parser.feed(html)
+    for tag, attrs in parser.found:
+        assert tag not in EXECUTABLE, f"<{tag}> in {html[:200]!r}"
+        for name, value in attrs.items():
+            assert not name.startswith("on"), f"{name}= in <{tag}>"
+            assert name != "style", f"style= in <{tag}>"
+            if name in {"href", "src", "action", "formaction", "background", "data"}:
+                url = "".join(ch for ch in (value or "") if ord(ch) > 32).lower()
+                assert not url.startswith(("javascript:", "vbscript:", "data:")), url
+
+
 @pytest.mark.parametrize("vector", VECTORS)
 def test_no_xss_vector_survives_rendering(vector):
     html = render_markdown(f"Fixed a bug.\n\n{vector}\n\nMore text.")
