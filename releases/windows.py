@@ -27,6 +27,10 @@ from .recurrence import InvalidRule, Rule
 UTC = dt.UTC
 # How far ahead the next opening is looked for; a rule with no window in five years is off.
 HORIZON = dt.timedelta(days=5 * 366)
+# How far beyond a range windows that chain into it are followed (see _merged).
+CHAIN_LIMIT = dt.timedelta(days=35)
+# Windows that touch merge, so a search must also see occurrences that only touch its range.
+TOUCH = dt.timedelta(microseconds=1)
 # How far ahead decide() looks at once: a week and a day covers every weekly rule.
 LOOKAHEAD = dt.timedelta(days=8)
 # Occurrences compared when checking a duration against the gaps of its rule.
@@ -330,13 +334,20 @@ class WindowCalendar:
     def _merged(
         policies: Sequence[Policy], start: dt.datetime, end: dt.datetime
     ) -> list[tuple[dt.datetime, dt.datetime, tuple[int | str, ...]]]:
-        # Occurrences of different policies may chain (A overlaps B overlaps C); widen the
-        # range until the outermost merged spans begin and end inside it, or give up after a
-        # few rounds (a chain longer than that is reported cut at the range searched).
+        # Occurrences of different policies may chain (A overlaps or touches B, B touches C):
+        # widen the range until the outermost merged spans begin and end inside it. Chains
+        # can go on for ever (two daily policies end to end keep a component always open), so
+        # the search stops CHAIN_LIMIT either side of the range: a longer window is reported
+        # cut there.
         lo, hi = start, end
-        for _ in range(8):
+        floor, ceiling = start - CHAIN_LIMIT, end + CHAIN_LIMIT
+        while True:
             found = sorted(
-                ((o, p.id) for p in policies for o in p.recurrence.occurrences(lo, hi)),
+                (
+                    (o, p.id)
+                    for p in policies
+                    for o in p.recurrence.occurrences(lo - TOUCH, hi + TOUCH)
+                ),
                 key=lambda pair: pair[0].start,
             )
             merged: list[list] = []
@@ -350,10 +361,13 @@ class WindowCalendar:
                     merged.append([occurrence.start, occurrence.end, (policy_id,)])
             if not merged:
                 return []
-            new_lo, new_hi = min(lo, merged[0][0]), max(hi, merged[-1][1])
+            new_lo = max(floor, min(lo, merged[0][0]))
+            new_hi = min(ceiling, max(hi, merged[-1][1]))
             if (new_lo, new_hi) == (lo, hi):
                 break
             lo, hi = new_lo, new_hi
+        for span in merged:
+            span[0], span[1] = max(span[0], floor), min(span[1], ceiling)
         return [(s, e, ids) for s, e, ids in merged]
 
     def window_at(self, at: dt.datetime, component: str) -> Window | None:

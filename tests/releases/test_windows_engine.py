@@ -190,3 +190,36 @@ def test_duration_equal_to_the_shortest_gap_is_refused_and_one_minute_less_is_fi
         dt.date(2026, 1, 1),
     )
     assert ok.validate() == {}
+
+
+def test_touching_windows_merge_even_when_the_range_ends_inside_the_first():
+    # Found by the property tests: a range ending inside A must still see B, which starts
+    # exactly when A ends, or the two come back as separate windows.
+    a = Policy(
+        1,
+        "a",
+        Recurrence("FREQ=DAILY", dt.time(22), dt.timedelta(hours=10), "UTC", dt.date(2000, 1, 1)),
+    )
+    b = Policy(
+        2,
+        "b",
+        Recurrence("FREQ=DAILY", dt.time(8), dt.timedelta(hours=2), "UTC", dt.date(2000, 1, 1)),
+    )
+    cal = WindowCalendar([a, b])
+    [window, *_] = cal.windows(utc(2000, 1, 1, 23), utc(2000, 1, 2, 1), "x")
+    assert (window.start, window.end) == (utc(2000, 1, 1, 22), utc(2000, 1, 2, 10))
+
+
+def test_an_endless_chain_of_windows_is_reported_cut_at_the_chain_limit():
+    from releases.windows import CHAIN_LIMIT
+
+    day = Policy(1, "day", Recurrence("FREQ=DAILY", dt.time(8), dt.timedelta(hours=14), "UTC",
+                                      dt.date(2000, 1, 1)))
+    night = Policy(2, "night", Recurrence("FREQ=DAILY", dt.time(22), dt.timedelta(hours=10),
+                                          "UTC", dt.date(2000, 1, 1)))
+    cal = WindowCalendar([day, night])
+    at = utc(2026, 6, 1, 12)
+    window = cal.window_at(at, "x")
+    assert window.start == at - CHAIN_LIMIT
+    assert at + CHAIN_LIMIT <= window.end <= at + CHAIN_LIMIT + dt.timedelta(seconds=1)
+    assert cal.decide(at, "x").allowed
