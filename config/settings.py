@@ -182,6 +182,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ComponentKindEnum": "releases.models.Component.Kind",
         "ReleaseKindEnum": "releases.models.Release.Kind",
+        "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
+        "NoticeStatusEnum": "notes.models.AdvanceNotice.Status",
     },
 }
 

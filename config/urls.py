@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from api.problems import not_found
 from approvals.urls import api_urlpatterns as approvals_api
+from notes.api_urls import api_urlpatterns as notes_api
 from releases.urls import api_urlpatterns as releases_api
 
 handler404 = "api.problems.not_found"
@@ -20,7 +21,7 @@ def healthz(request):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include((releases_api + approvals_api, "api"), namespace="api")),
+    path("api/v1/", include((releases_api + approvals_api + notes_api, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

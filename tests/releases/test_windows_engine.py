@@ -213,10 +213,16 @@ def test_touching_windows_merge_even_when_the_range_ends_inside_the_first():
 def test_an_endless_chain_of_windows_is_reported_cut_at_the_chain_limit():
     from releases.windows import CHAIN_LIMIT
 
-    day = Policy(1, "day", Recurrence("FREQ=DAILY", dt.time(8), dt.timedelta(hours=14), "UTC",
-                                      dt.date(2000, 1, 1)))
-    night = Policy(2, "night", Recurrence("FREQ=DAILY", dt.time(22), dt.timedelta(hours=10),
-                                          "UTC", dt.date(2000, 1, 1)))
+    day = Policy(
+        1,
+        "day",
+        Recurrence("FREQ=DAILY", dt.time(8), dt.timedelta(hours=14), "UTC", dt.date(2000, 1, 1)),
+    )
+    night = Policy(
+        2,
+        "night",
+        Recurrence("FREQ=DAILY", dt.time(22), dt.timedelta(hours=10), "UTC", dt.date(2000, 1, 1)),
+    )
     cal = WindowCalendar([day, night])
     at = utc(2026, 6, 1, 12)
     window = cal.window_at(at, "x")

@@ -1,0 +1,73 @@
+from django.contrib import admin, messages
+
+from notes import services
+from notes.models import AdvanceNotice, NoticeRevision
+
+
+class RevisionInline(admin.TabularInline):
+    model = NoticeRevision
+    extra = 0
+    can_delete = False
+    fields = ["number", "at", "by", "changes"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AdvanceNotice)
+class AdvanceNoticeAdmin(admin.ModelAdmin):
+    """Drafting and publishing notices; every save goes through notes.services."""
+
+    list_display = [
+        "headline",
+        "release",
+        "status",
+        "impact_level",
+        "tentative_start",
+        "published_at",
+    ]
+    list_filter = ["status", "impact_level", "certainty"]
+    search_fields = ["headline", "release__version"]
+    list_select_related = ["release__component"]
+    readonly_fields = ["status", "revision", "published_at"]
+    inlines = [RevisionInline]
+    actions = ["publish", "withdraw", "mark_done"]
+    exclude = ["components"]
+
+    def save_model(self, request, obj, form, change):
+        values = {k: form.cleaned_data[k] for k in form.changed_data if k in services.EDITABLE}
+        try:
+            if change:
+                saved = services.notice_update(notice=obj, by=request.user, **values)
+            else:
+                saved = services.notice_create(
+                    release=form.cleaned_data["release"], by=request.user, **values
+                )
+        except services.NoticeInvalid as exc:
+            messages.error(request, " ".join(exc.errors.values()))
+            return
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # components follow the release; revisions are written by the services
+
+    def _step(self, request, queryset, step, done):
+        for notice in queryset:
+            try:
+                step(notice=notice, by=request.user)
+                messages.success(request, f"{notice}: {done}.")
+            except services.NoticeInvalid as exc:
+                messages.error(request, f"{notice}: " + " ".join(exc.errors.values()))
+
+    @admin.action(description="Publish the selected drafts")
+    def publish(self, request, queryset):
+        self._step(request, queryset, services.notice_publish, "published")
+
+    @admin.action(description="Withdraw the selected notices")
+    def withdraw(self, request, queryset):
+        self._step(request, queryset, services.notice_withdraw, "withdrawn")
+
+    @admin.action(description="Mark the selected notices done")
+    def mark_done(self, request, queryset):
+        self._step(request, queryset, services.notice_done, "done")
