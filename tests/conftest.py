@@ -134,3 +134,28 @@ postgres_only = pytest.mark.skipif(
     reason="select_for_update() is a no-op on SQLite; concurrency is tested on PostgreSQL",
 )
 threaded_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    """Transactional tests end with a flush, which takes what the data migrations made with
+    it (pytest-django's serialized rollback does not cover the live server): put it back."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and marker.kwargs.get("transaction")
+    if not (transactional or "live_server" in request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db")
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from releases.models import RulesRevision, WindowPolicy
+
+    for name in (roles.RELEASE_ENGINEERS, roles.SENIOR_MANAGEMENT):
+        Group.objects.get_or_create(name=name)
+    RulesRevision.objects.get_or_create(pk=1)
+    if not WindowPolicy.objects.exists():
+        importlib.import_module("releases.migrations.0002_default_policy_and_permissions").forwards(
+            apps, None
+        )
