@@ -15,21 +15,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
-import multiprocessing
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import gunicorn, manage, production_env, report, throughput  # noqa: E402
 from releases.recurrence import _dates_in_year  # noqa: E402 - after the path is set
 from releases.windows import (  # noqa: E402
     Freeze,
@@ -131,94 +126,19 @@ def in_process() -> None:
     print(f"  first decision in a new year (cold cache): {cold_ms:.2f} ms")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _hammer(args) -> int:
-    port, path, seconds = args
-    done = 0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", path)
-        response = conn.getresponse()
-        body = response.read()
-        conn.close()
-        if response.status != 200:
-            raise SystemExit(f"{path} answered {response.status}: {body[:200]!r}")
-        done += 1
-    return done
-
-
 def over_http(seconds: float, rounds: int, workers: int, clients: int) -> None:
-    tmp = tempfile.mkdtemp(prefix="nightshift-bench-")
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-" + "x" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "NIGHTSHIFT_VAR_DIR": tmp,
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "PUBLIC_THROTTLE_RATE": "100000000/second",
-        "LOG_LEVEL": "WARNING",
-    }
-    python = sys.executable
-    for args in (["migrate", "--noinput", "-v0"], ["demo"]):
-        subprocess.run(
-            [python, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
-        )
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
+    env = production_env()
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "demo")
+    gate = "/api/v1/gate/?component=items-api&at=2026-11-26T09:00:00Z"
+    cases = {"minimal view (/healthz)": ("/healthz", {}, 200), "gate": (gate, {}, 200)}
+    with gunicorn(env, workers) as port:
+        results = throughput(port, cases, seconds=seconds, rounds=rounds, clients=clients)
+    print(
+        f"\nHTTP, gunicorn --workers {workers}, {clients} client processes, "
+        f"{rounds} alternating rounds of {seconds:g} s (SQLite, DEBUG=0); % of the minimal view"
     )
-    try:
-        for _ in range(100):
-            try:
-                _hammer((port, "/healthz", 0.01))
-                break
-            except (ConnectionError, OSError):
-                time.sleep(0.1)
-        gate = "/api/v1/gate/?component=items-api&at=2026-11-26T09:00:00Z"
-        paths = {"minimal view (/healthz)": "/healthz", "gate": gate}
-        results: dict[str, list[float]] = {name: [] for name in paths}
-        with multiprocessing.Pool(clients) as pool:
-            for path in paths.values():  # warm-up
-                pool.map(_hammer, [(port, path, 0.5)] * clients)
-            for _ in range(rounds):
-                for name, path in paths.items():
-                    counts = pool.map(_hammer, [(port, path, seconds)] * clients)
-                    results[name].append(sum(counts) / seconds)
-        print(
-            f"\nHTTP, gunicorn --workers {workers}, {clients} client processes, "
-            f"{rounds} alternating rounds of {seconds:g} s (SQLite, DEBUG=0)"
-        )
-        for name, figures in results.items():
-            spread = ", ".join(f"{f:,.0f}" for f in figures)
-            print(f"  {name:<24} median {statistics.median(figures):>7,.0f} req/s   ({spread})")
-        ratio = statistics.median(results["gate"]) / statistics.median(
-            results["minimal view (/healthz)"]
-        )
-        print(f"  gate / minimal view: {ratio:.0%}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    report(results, "minimal view (/healthz)")
 
 
 def main() -> None:
