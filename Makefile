@@ -37,6 +37,7 @@ format: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/gate.py
 	$(PY) bench/releases.py
+	$(PY) bench/public.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
