@@ -12,11 +12,9 @@ The PostgreSQL database is `nightshift_bench` on 127.0.0.1:5432 (created if miss
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,7 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, get, gunicorn
+
 PG_URL = "postgres://postgres@127.0.0.1:5432/nightshift_bench"
 COMPONENTS = 20
 ITEMS_PER_RELEASE = 5
@@ -105,63 +106,30 @@ def seed(env: dict, total: int, label: str) -> str:
     return key
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def timed_get(port: int, path: str, key: str) -> tuple[float, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     started = time.perf_counter()
-    conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
-    response = conn.getresponse()
-    body = response.read()
+    status, _, body = get(port, path, {"Authorization": f"Bearer {key}"})
     elapsed = time.perf_counter() - started
-    conn.close()
-    if response.status != 200:
-        raise SystemExit(f"{path} answered {response.status}: {body[:300]!r}")
+    if status != 200:
+        raise SystemExit(f"{path} answered {status}: {body[:300]!r}")
     return elapsed, json.loads(body)
 
 
 def measure(label: str, env: dict, key: str, requests: int) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        for _ in range(100):
-            try:
-                timed_get(port, "/healthz", key)
-                break
-            except OSError:
-                time.sleep(0.1)
-        rng = random.Random(1)
-        queries = {
-            "list (page 1, 50 per page)": lambda: "/api/v1/releases/",
-            "list, a deep page": lambda: f"/api/v1/releases/?page={rng.randint(100, 1900)}",
-            "component + state": lambda: (
-                f"/api/v1/releases/?component=c{rng.randrange(20)}&state=verified"
-            ),
-            "date range + kind": lambda: (
-                "/api/v1/releases/?kind=exceptional&scheduled_after="
-                f"{2016 + rng.randrange(15)}-01-01T00:00:00Z&scheduled_before=2031-01-01T00:00:00Z"
-            ),
-        }
-        print(f"\n{label}: {requests} sequential requests per query, gunicorn --workers 2")
+    rng = random.Random(1)
+    queries = {
+        "list (page 1, 50 per page)": lambda: "/api/v1/releases/",
+        "list, a deep page": lambda: f"/api/v1/releases/?page={rng.randint(100, 1900)}",
+        "component + state": lambda: (
+            f"/api/v1/releases/?component=c{rng.randrange(20)}&state=verified"
+        ),
+        "date range + kind": lambda: (
+            "/api/v1/releases/?kind=exceptional&scheduled_after="
+            f"{2016 + rng.randrange(15)}-01-01T00:00:00Z&scheduled_before=2031-01-01T00:00:00Z"
+        ),
+    }
+    print(f"\n{label}: {requests} sequential requests per query, gunicorn --workers 2")
+    with gunicorn(env, workers=2) as port:
         for name, make in queries.items():
             for _ in range(5):
                 timed_get(port, make(), key)  # warm-up
@@ -175,9 +143,6 @@ def measure(label: str, env: dict, key: str, requests: int) -> None:
                 f"  {name:<28} p50 {statistics.median(times):6.1f} ms   p95 {p95:6.1f} ms"
                 f"   ({body['count']:,} matching)"
             )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def ensure_pg_database() -> bool:
