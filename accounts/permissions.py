@@ -23,6 +23,23 @@ class ReadAnyWriteReleaseEngineer(permissions.BasePermission):
         return roles.is_release_engineer(request.user)
 
 
+class ReleaseTeamReadEngineerWrite(permissions.BasePermission):
+    """Release engineers and senior managers read (internal items included); engineers write.
+
+    Customers read releases through the public notes (/api/v1/notes/), never these.
+    """
+
+    message = "Releases are for the release team; customers read /api/v1/notes/."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return roles.is_release_engineer(user) or roles.is_senior_manager(user)
+        return roles.is_release_engineer(user)
+
+
 class PublicThrottle(BaseThrottle):
     """Throttles anonymous readers of public endpoints per address; keyed clients are not.
 

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication
-from accounts.permissions import PublicThrottle
+from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite
 from api.problems import Refused
 from releases import guards, selectors, services
 from releases.models import Component, Freeze, Release, ReleaseItem, WindowPolicy
@@ -234,6 +234,7 @@ class ReleaseViewSet(
 
     queryset = Release.objects.for_list()
     serializer_class = ReleaseSerializer
+    permission_classes = [ReleaseTeamReadEngineerWrite]
     filterset_class = ReleaseFilter
     ordering_fields = ["scheduled_start", "version", "created_at", "state"]
     ordering = ["-scheduled_start", "-id"]
@@ -344,6 +345,7 @@ class ReleaseItemViewSet(viewsets.ModelViewSet):
 
     queryset = ReleaseItem.objects.all()
     serializer_class = ReleaseItemSerializer
+    permission_classes = [ReleaseTeamReadEngineerWrite]
     filterset_class = ItemFilter
     problem_responses = {"*": ["409"]}
 

@@ -94,10 +94,34 @@ def test_only_release_engineers_write_releases(
     for client in (customer_api, manager_api):
         assert client.post(RELEASES, NEW).status_code == 403
     release_id = engineer_api.post(RELEASES, NEW).json()["id"]
-    assert customer_api.get(f"{RELEASES}{release_id}/").status_code == 200
-    refused = customer_api.post(f"{RELEASES}{release_id}/announce/")
+    assert manager_api.get(f"{RELEASES}{release_id}/").status_code == 200
+    refused = manager_api.post(f"{RELEASES}{release_id}/announce/")
     assert refused.status_code == 403
     assert Release.objects.get().state == "planned"
+
+
+def test_customers_never_read_releases_or_items_only_the_public_notes(
+    customer_api, engineer_api, api_component
+):
+    release_id = engineer_api.post(
+        RELEASES,
+        {
+            **NEW,
+            "items": [{"title": "Internal refactor", "public": False}, {"title": "Bulk export"}],
+        },
+    ).json()["id"]
+    engineer_api.post(f"{RELEASES}{release_id}/announce/")
+    for url in (
+        RELEASES,
+        f"{RELEASES}{release_id}/",
+        f"{RELEASES}{release_id}/events/",
+        "/api/v1/items/",
+    ):
+        response = customer_api.get(url)
+        assert response.status_code == 403, url
+        assert "Internal refactor" not in response.content.decode()
+    notes = customer_api.get("/api/v1/notes/").content.decode()
+    assert "Bulk export" in notes and "Internal refactor" not in notes
 
 
 def test_transitions_move_the_state_and_a_refusal_is_a_409_with_every_reason(
@@ -182,7 +206,7 @@ def test_items_can_be_added_after_the_announcement_and_are_not_planned(engineer_
         ({"scheduled_before": "2026-12-03T00:00:00Z"}, {"1.0.0", "3.0.0"}),
     ],
 )
-def test_the_list_filters(customer_api, make_release, engineer, client_component, query, expected):
+def test_the_list_filters(manager_api, make_release, engineer, client_component, query, expected):
     make_release(version="1.0.0")
     services.release_announce(
         release=make_release(version="1.1.0", scheduled_start=WED_WINDOW + dt.timedelta(days=1)),
@@ -198,22 +222,22 @@ def test_the_list_filters(customer_api, make_release, engineer, client_component
         impact="perceptible",
         scheduled_start=WED_WINDOW + dt.timedelta(days=2),
     )
-    response = customer_api.get(RELEASES, query)
+    response = manager_api.get(RELEASES, query)
     assert {r["version"] for r in response.json()["results"]} == expected
 
 
-def test_a_naive_filter_instant_is_a_400(customer_api, db):
-    response = customer_api.get(RELEASES, {"scheduled_after": "2026-12-03T00:00:00"})
+def test_a_naive_filter_instant_is_a_400(manager_api, db):
+    response = manager_api.get(RELEASES, {"scheduled_after": "2026-12-03T00:00:00"})
     assert response.status_code == 400
     assert "no UTC offset" in response.json()["errors"]["scheduled_after"][0]
 
 
-def test_the_list_runs_a_constant_number_of_queries(customer_api, make_release, engineer):
-    customer_api.get(RELEASES)  # the key's first use writes last_used_at
+def test_the_list_runs_a_constant_number_of_queries(manager_api, make_release, engineer):
+    manager_api.get(RELEASES)  # the key's first use writes last_used_at
 
     def count(page_size):
         with CaptureQueriesContext(connection) as ctx:
-            response = customer_api.get(RELEASES, {"page_size": page_size})
+            response = manager_api.get(RELEASES, {"page_size": page_size})
         assert response.status_code == 200
         return len(ctx.captured_queries), len(response.json()["results"])
 
