@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 
 from notes import services
@@ -13,6 +14,33 @@ class RevisionInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class NoticeForm(forms.ModelForm):
+    """Asks notes.services which values it would refuse, before anything is saved."""
+
+    class Meta:
+        model = AdvanceNotice
+        fields = ["release", *sorted(services.EDITABLE)]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        editing = self.instance.pk is not None
+        values = {
+            k: cleaned[k]
+            for k in (self.changed_data if editing else cleaned)
+            if k in services.EDITABLE
+        }
+        errors = services.notice_errors(
+            release=cleaned.get("release") or getattr(self.instance, "release", None),
+            notice=self.instance if editing else None,
+            values=values,
+        )
+        for field, message in errors.items():
+            self.add_error(field if field in self.fields else None, message)
+        return cleaned
 
 
 @admin.register(AdvanceNotice)
@@ -33,20 +61,17 @@ class AdvanceNoticeAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "revision", "published_at"]
     inlines = [RevisionInline]
     actions = ["publish", "withdraw", "mark_done"]
-    exclude = ["components"]
+    form = NoticeForm
 
     def save_model(self, request, obj, form, change):
         values = {k: form.cleaned_data[k] for k in form.changed_data if k in services.EDITABLE}
-        try:
-            if change:
-                saved = services.notice_update(notice=obj, by=request.user, **values)
-            else:
-                saved = services.notice_create(
-                    release=form.cleaned_data["release"], by=request.user, **values
-                )
-        except services.NoticeInvalid as exc:
-            messages.error(request, " ".join(exc.errors.values()))
-            return
+        # The form asked notes.services already; a refusal here is a race, and fails loudly.
+        if change:
+            saved = services.notice_update(notice=obj, by=request.user, **values)
+        else:
+            saved = services.notice_create(
+                release=form.cleaned_data["release"], by=request.user, **values
+            )
         obj.pk = saved.pk
 
     def save_related(self, request, form, formsets, change):

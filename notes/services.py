@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 from django.conf import settings
@@ -63,17 +64,38 @@ def _validate(values: dict) -> dict[str, str]:
     return errors
 
 
+def notice_errors(
+    *, release: Release | None, notice: AdvanceNotice | None = None, values: dict
+) -> dict[str, str]:
+    """Why these values may not be saved (a new notice when ``notice`` is None), by field.
+
+    The services raise these; the admin form shows them before anything is saved.
+    """
+    errors = {name: "Unknown field." for name in set(values) - EDITABLE} | _validate(values)
+    if notice is None:
+        if release is None:
+            errors["release"] = "Choose the release this notice announces."
+        elif release.impact != Release.Impact.PERCEPTIBLE:
+            errors["release"] = "Only a release with perceptible impact gets an advance notice."
+        elif AdvanceNotice.objects.filter(release=release).exists():
+            errors["release"] = "This release has a notice already; edit that one."
+    elif notice.status in (AdvanceNotice.Status.WITHDRAWN, AdvanceNotice.Status.DONE):
+        errors["status"] = f"A {notice.status} notice is final."
+    elif notice.status == AdvanceNotice.Status.PUBLISHED:
+        candidate = copy.copy(notice)
+        for name, value in values.items():
+            if name in EDITABLE:
+                setattr(candidate, name, value)
+        errors |= _missing(candidate)
+    return errors
+
+
 def notice_create(
     *, release: Release, by, at: dt.datetime | None = None, **values
 ) -> AdvanceNotice:
     """A draft notice for a perceptible-impact release."""
     at = at or timezone.now()
-    unknown = set(values) - EDITABLE
-    errors = {name: "Unknown field." for name in unknown} | _validate(values)
-    if release.impact != Release.Impact.PERCEPTIBLE:
-        errors["release"] = "Only a release with perceptible impact gets an advance notice."
-    elif AdvanceNotice.objects.filter(release=release).exists():
-        errors["release"] = "This release has a notice already; edit that one."
+    errors = notice_errors(release=release, values=values)
     if errors:
         raise NoticeInvalid(errors)
     with transaction.atomic():
@@ -105,13 +127,11 @@ def _describe(name: str, old, new) -> str:
 def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, **values):
     """Edit a notice; once published, every edit is a revision with its 'what changed' list."""
     at = at or timezone.now()
-    errors = {name: "Unknown field." for name in set(values) - EDITABLE} | _validate(values)
-    if errors:
-        raise NoticeInvalid(errors)
     with transaction.atomic():
         notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
-        if notice.status in (AdvanceNotice.Status.WITHDRAWN, AdvanceNotice.Status.DONE):
-            raise NoticeInvalid({"status": f"A {notice.status} notice is final."})
+        errors = notice_errors(release=notice.release, notice=notice, values=values)
+        if errors:
+            raise NoticeInvalid(errors)
         changed = {k: v for k, v in values.items() if getattr(notice, k) != v}
         if not changed:
             return notice
@@ -119,9 +139,6 @@ def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, *
         for name, value in changed.items():
             setattr(notice, name, value)
         if notice.status == AdvanceNotice.Status.PUBLISHED:
-            missing = _missing(notice)
-            if missing:
-                raise NoticeInvalid(missing)
             notice.revision += 1
             sentences = [_describe(k, before[k], changed[k]) for k in changed]
             NoticeRevision.objects.create(

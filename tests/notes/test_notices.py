@@ -150,3 +150,50 @@ def test_an_unknown_zone_is_refused(perceptible, engineer):
     with pytest.raises(services.NoticeInvalid) as exc:
         services.notice_create(release=perceptible, by=engineer, at=NOW, tentative_zone="Mars/Base")
     assert "Mars/Base" in exc.value.errors["tentative_zone"]
+
+
+@pytest.fixture
+def desk(client, engineer):
+    client.force_login(engineer)
+    return client
+
+
+def test_the_admin_shows_the_services_refusals_as_form_errors_and_saves_nothing(
+    desk, make_release, perceptible, engineer
+):
+    regular = make_release(version="1.0.0")
+    response = desk.post(
+        "/admin/notes/advancenotice/add/",
+        {
+            "release": regular.pk,
+            "headline": "x",
+            "tentative_zone": "America/Los_Angeles",
+            "certainty": "tentative",
+            "impact_level": "medium",
+            "revisions-TOTAL_FORMS": "0",
+            "revisions-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "perceptible" in response.context["adminform"].form.errors["release"][0]
+    assert not AdvanceNotice.objects.exists()
+    notice = services.notice_create(release=perceptible, by=engineer, at=NOW, **COMPLETE)
+    services.notice_publish(notice=notice, by=engineer, at=NOW)
+    data = {
+        "release": perceptible.pk,
+        **{k: v for k, v in COMPLETE.items() if "start" not in k and "deadline" not in k},
+        "benefits": "",
+        "tentative_start_0": "2027-01-06",
+        "tentative_start_1": "08:15:00",
+        "action_deadline_0": "2027-01-05",
+        "action_deadline_1": "00:00:00",
+        "tentative_zone": "America/Los_Angeles",
+        "certainty": "tentative",
+        "revisions-TOTAL_FORMS": "1",
+        "revisions-INITIAL_FORMS": "1",
+    }
+    edited = desk.post(f"/admin/notes/advancenotice/{notice.pk}/change/", data)
+    assert edited.status_code == 200
+    assert "benefits" in str(edited.context["adminform"].form.errors)
+    notice.refresh_from_db()
+    assert (notice.benefits, notice.revision) == (COMPLETE["benefits"], 1)
