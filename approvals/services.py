@@ -16,14 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from accounts import roles
+from approvals import messages
 from approvals.models import ApprovalDecision, ApprovalRequest
 from releases import guards
 from releases.models import Release, ReleaseEvent
@@ -157,7 +156,7 @@ def request_create(
                 "waives_notice": waives_notice,
             },
         )
-        transaction.on_commit(partial(_later, "request_filed", request.pk))
+        messages.request_filed(request, at=at)
     return request
 
 
@@ -299,12 +298,6 @@ def expire_due(*, at: dt.datetime | None = None) -> int:
     return done
 
 
-def _later(notification: str, request_id: int) -> None:
-    """Send after the commit, in a django-q2 task: a mail server's failure must not fail (or
-    undo) the write that caused the message."""
-    async_task(f"approvals.tasks.{notification}", request_id)
-
-
 # --- Plugged into releases (see ApprovalsConfig.ready) ------------------------------------------
 
 
@@ -345,4 +338,4 @@ def on_release_event(event: ReleaseEvent) -> None:
             at=event.at,
             details={"why": f"The release changed ({event.action.replace('_', ' ')})."},
         )
-        transaction.on_commit(partial(_later, "request_invalidated", request.pk))
+        messages.request_invalidated(request, at=event.at)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "notes",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +205,27 @@ NOTICE_LEAD_DAYS = {
     "medium": env_int("NOTICE_LEAD_DAYS_MEDIUM", 14, minimum=0),
     "high": env_int("NOTICE_LEAD_DAYS_HIGH", 30, minimum=0),
 }
+
+# Notifications: the outbox and its deliveries (see the README, "Notifications").
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
+DELIVERY_BACKOFF_SECONDS = env_int("DELIVERY_BACKOFF_SECONDS", 30, minimum=1)
+DELIVERY_BACKOFF_MAX_SECONDS = env_int("DELIVERY_BACKOFF_MAX_SECONDS", 6 * 3600, minimum=1)
+DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 50, minimum=1)
+DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 60, minimum=1)
+DELIVERY_REQUEUE_SECONDS = env_int("DELIVERY_REQUEUE_SECONDS", 300, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+ITEMS_ANNOUNCE_HOURS = env_int("ITEMS_ANNOUNCE_HOURS", 24, minimum=0)
+NOTICE_REMINDER_DAYS = sorted(
+    {int(days) for days in env_list("NOTICE_REMINDER_DAYS", ["14", "7", "1"])}, reverse=True
+)
+if DELIVERY_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        f"DELIVERY_LEASE_SECONDS={DELIVERY_LEASE_SECONDS} must exceed WEBHOOK_TIMEOUT_SECONDS="
+        f"{WEBHOOK_TIMEOUT_SECONDS}, or a slow send could be taken over and sent twice at once."
+    )
+if Q_CLUSTER["timeout"] <= 3 * WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_TIMEOUT_SECONDS must be under a third of the task timeout.")
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",

@@ -28,5 +28,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Unknown API paths answer problem+json even with DEBUG on (handler404 is skipped then).
     re_path(r"^api/", not_found),
+    path("", include("notifications.urls")),
     path("", include("notes.urls")),
 ]

@@ -131,3 +131,13 @@ def desk_calendar(now: dt.datetime, span: dt.timedelta = DESK_SPAN) -> dict:
             }
     ordered = sorted(rows.values(), key=lambda row: (row["start"], row["kind"]))
     return {"rows": ordered, "outside": outside, "now": now, "until": end}
+
+
+def scheduled_window(release: Release) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end of the window a release is scheduled into; for an exceptional release (or
+    a regular one whose window the rules no longer hold) its own slot."""
+    if release.kind == Release.Kind.REGULAR:
+        window = window_calendar().window_at(release.scheduled_start, release.component.slug)
+        if window is not None:
+            return window.start, window.end
+    return release.scheduled_start, release.expected_end

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts import roles
@@ -265,6 +266,51 @@ def release_cancel(
     """Call it off before it starts (planned or announced → cancelled)."""
     details = {"reason": reason.strip()} if reason and reason.strip() else {}
     return _transition("cancel", release=release, by=by, at=at, details=details)
+
+
+def flag_missed_windows(*, at: dt.datetime | None = None) -> int:
+    """Put "missed window" on the timeline of each release whose window ended before it started.
+
+    Once per scheduled start: a rescheduled release that misses again is flagged again. The
+    event reaches the owner through the event listeners (notifications). Returns how many.
+    """
+    at = at or timezone.now()
+    waiting = (
+        Release.objects.filter(
+            state__in=[Release.State.PLANNED, Release.State.ANNOUNCED], scheduled_start__lt=at
+        )
+        .select_related("component")
+        .prefetch_related(
+            Prefetch(
+                "events",
+                ReleaseEvent.objects.filter(action="missed_window"),
+                to_attr="missed",
+            )
+        )
+    )
+    flagged = 0
+    for release in waiting:
+        start = release.scheduled_start.isoformat()
+        if any(e.details.get("scheduled_start") == start for e in release.missed):
+            continue
+        _, end = selectors.scheduled_window(release)
+        if end > at:
+            continue
+        with transaction.atomic():
+            locked = Release.objects.select_for_update().get(pk=release.pk)
+            if locked.state != release.state or locked.scheduled_start != release.scheduled_start:
+                continue  # it moved meanwhile
+            record_event(
+                locked,
+                action="missed_window",
+                by=None,
+                at=at,
+                from_state=locked.state,
+                to_state=locked.state,
+                details={"scheduled_start": start, "window_end": end.isoformat()},
+            )
+        flagged += 1
+    return flagged
 
 
 def previous_live_release(release: Release) -> Release | None:

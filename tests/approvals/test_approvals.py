@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from approvals import services
 from approvals.models import ApprovalRequest
+from notifications.models import Delivery
 from releases import services as releases
 from tests.conftest import NOW, utc
 
@@ -256,13 +258,15 @@ def test_a_regular_release_that_missed_its_window_can_become_exceptional(
 
 
 def test_a_mail_server_failure_neither_fails_nor_undoes_the_request(
-    urgent, engineer, monkeypatch, django_capture_on_commit_callbacks
+    urgent, engineer, manager, settings, django_capture_on_commit_callbacks
 ):
-    def broken(*args, **kwargs):
-        raise ConnectionRefusedError("SMTP is down")
-
-    monkeypatch.setattr("approvals.notifications.send_mail", broken)
+    settings.EMAIL_BACKEND = "tests.notifications.backends.DownBackend"
     with django_capture_on_commit_callbacks(execute=True):
         request = ask(urgent, engineer)
     assert ApprovalRequest.objects.get(pk=request.pk).status == "pending"
     assert mail.outbox == []
+    # The message waits in the outbox for the next attempt, with what went wrong.
+    [delivery] = Delivery.objects.filter(message__key=f"approval:{request.pk}:filed")
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert "SMTP is down" in delivery.last_error
+    assert delivery.next_attempt_at > timezone.now()

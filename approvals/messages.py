@@ -1,45 +1,41 @@
-"""What approvals tell people. Every message leaves through send(), which the notifications
-capability will move onto the outbox; nothing else here sends."""
+"""What approvals tell people. Each message goes through the notifications outbox, queued in the
+transaction that caused it, so it is sent (and retried) after the commit and never lost."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.urls import reverse
 
 from accounts.roles import SENIOR_MANAGEMENT
 from approvals.models import ApprovalRequest
+from notifications.messages import Content
+from notifications.models import Message, Subscriber
+from notifications.services import Recipient, queue
 from releases.templatetags.instants import local_and_utc
-
-
-def send(subject: str, body: str, recipients: list[str]) -> int:
-    """Send one e-mail to each recipient; the one way approvals send anything."""
-    if not recipients:
-        return 0
-    return send_mail(f"[Nightshift] {subject}", body, None, recipients)
 
 
 def _link(request: ApprovalRequest) -> str:
     return settings.SITE_URL + reverse("admin:approvals_approvalrequest_change", args=[request.pk])
 
 
-def request_filed(request_id: int) -> int:
+def _to(addresses) -> list[Recipient]:
+    return [Recipient(Subscriber.Channel.EMAIL, a) for a in sorted(set(addresses)) if a]
+
+
+def request_filed(request: ApprovalRequest, *, at: dt.datetime) -> None:
     """Tell every senior manager who may decide that a request waits for them."""
-    request = ApprovalRequest.objects.select_related("release__component", "requester").get(
-        pk=request_id
-    )
     release = request.release
     deciders = (
         get_user_model()
         .objects.filter(groups__name=SENIOR_MANAGEMENT, is_active=True)
         .exclude(pk__in=[request.requester_id, release.owner_id])
-        .exclude(email="")
         .values_list("email", flat=True)
-        .distinct()
     )
     items = "\n".join(f"  - [{i.type}] {i.title}" for i in release.items.all()) or "  (none)"
-    body = (
+    text = (
         f"{request.requester.get_full_name() or request.requester} asks to release "
         f"{release.component.name} {release.version} outside the release windows.\n\n"
         f"Urgency: {request.get_urgency_display()}\n"
@@ -48,16 +44,31 @@ def request_filed(request_id: int) -> int:
         f"Approve or reject: {_link(request)}\n"
     )
     subject = f"Approval needed ({request.get_urgency_display().lower()}): {release}"
-    return send(subject, body, sorted(deciders))
+    queue(
+        key=f"approval:{request.pk}:filed",
+        kind=Message.Kind.APPROVAL_NEEDED,
+        content=Content(subject, text, {"request": request.pk, "release": release.pk}),
+        recipients=_to(deciders),
+        at=at,
+        release=release,
+    )
 
 
-def request_invalidated(request_id: int) -> int:
+def request_invalidated(request: ApprovalRequest, *, at: dt.datetime) -> None:
     """Tell the requester that a change to the release voided the request."""
-    request = ApprovalRequest.objects.select_related("release", "requester").get(pk=request_id)
-    if not request.requester.email:
-        return 0
-    body = (
+    text = (
         f"{request.release} changed after your approval request #{request.pk}, so the request "
         f"no longer stands. Ask again for what the release is now: {_link(request)}\n"
     )
-    return send(f"Approval request #{request.pk} invalidated", body, [request.requester.email])
+    queue(
+        key=f"approval:{request.pk}:invalidated",
+        kind=Message.Kind.APPROVAL_INVALIDATED,
+        content=Content(
+            f"Approval request #{request.pk} invalidated",
+            text,
+            {"request": request.pk, "release": request.release_id},
+        ),
+        recipients=_to([request.requester.email]),
+        at=at,
+        release=request.release,
+    )

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "notifications"
+    verbose_name = "Notifications"
+
+    def ready(self):
+        # Every release event that customers or owners must hear about queues its deliveries in
+        # the transaction that wrote the event (the outbox), without releases knowing.
+        from notifications import services
+        from releases import services as releases
+
+        releases.register_event_hook(services.on_release_event)

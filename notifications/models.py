@@ -1,0 +1,253 @@
+"""Who hears about releases (subscribers, key-account contacts), what they were sent (the
+outbox: one Message per thing to say, one Delivery per recipient) and who acknowledged."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from notes.models import AdvanceNotice
+from releases.models import Component, Release, ReleaseEvent
+
+
+class Topic(models.TextChoices):
+    """What a subscriber can ask to hear about."""
+
+    ITEMS = "items", "Items to be released"
+    RELEASED = "released", "Released"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    NOTICES = "notices", "Advance notices (published, revised, withdrawn)"
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class SubscriberQuerySet(models.QuerySet):
+    def active(self):
+        """Confirmed and not unsubscribed: the only ones anything is sent to."""
+        return self.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
+
+    def for_topic(self, topic: str, component_id: int | None):
+        """Active subscribers of ``topic`` who want news of this component (or of all)."""
+        scope = models.Q(all_components=True)
+        if component_id is not None:
+            scope |= models.Q(components=component_id)
+        return self.active().filter(scope, **{f"on_{topic}": True}).distinct()
+
+
+class Subscriber(models.Model):
+    """An e-mail address (double opt-in) or an HTTPS webhook with its own signing secret."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        WEBHOOK = "webhook", "Webhook"
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    email = models.EmailField(blank=True)
+    url = models.URLField("webhook URL", max_length=500, blank=True)
+    secret = models.CharField(
+        max_length=64, default=new_secret, help_text="Signs every webhook body (HMAC-SHA256)."
+    )
+    on_items = models.BooleanField(Topic.ITEMS.label, default=True)
+    on_released = models.BooleanField(Topic.RELEASED.label, default=True)
+    on_rolled_back = models.BooleanField(Topic.ROLLED_BACK.label, default=True)
+    on_notices = models.BooleanField(Topic.NOTICES.label, default=True)
+    all_components = models.BooleanField(default=True)
+    components = models.ManyToManyField(Component, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Nothing is sent before the address is confirmed."
+    )
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SubscriberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"], condition=~models.Q(email=""), name="one_subscriber_per_email"
+            ),
+            models.UniqueConstraint(
+                fields=["url"], condition=~models.Q(url=""), name="one_subscriber_per_url"
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(channel="email") & ~models.Q(email="") & models.Q(url=""))
+                | (models.Q(channel="webhook") & ~models.Q(url="") & models.Q(email="")),
+                name="subscriber_has_one_address",
+            ),
+        ]
+        indexes = [models.Index(fields=["confirmed_at", "unsubscribed_at"])]
+
+    def __str__(self):
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return self.email or self.url
+
+    @property
+    def is_active(self) -> bool:
+        return self.confirmed_at is not None and self.unsubscribed_at is None
+
+    @property
+    def topics(self) -> list[str]:
+        return [t.value for t in Topic if getattr(self, f"on_{t.value}")]
+
+
+class CustomerAccount(models.Model):
+    """A customer; key accounts are informed directly of every advance notice."""
+
+    class Tier(models.TextChoices):
+        KEY = "key", "Key account"
+        STANDARD = "standard", "Standard"
+
+    name = models.CharField(max_length=120, unique=True)
+    tier = models.CharField(max_length=8, choices=Tier.choices, default=Tier.STANDARD)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Contact(models.Model):
+    """A person at a customer account who receives notices (key accounts) and acknowledges."""
+
+    account = models.ForeignKey(CustomerAccount, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=120)
+    email = models.EmailField()
+    is_active = models.BooleanField("active", default=True)
+
+    class Meta:
+        ordering = ["account__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "email"], name="one_contact_per_email")
+        ]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}> ({self.account})"
+
+
+class Acknowledgement(models.Model):
+    """A key-account contact said they read this revision of a notice, and when."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="acknowledgements")
+    notice = models.ForeignKey(
+        AdvanceNotice, on_delete=models.CASCADE, related_name="acknowledgements"
+    )
+    revision = models.PositiveIntegerField()
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "notice", "revision"], name="one_ack_per_revision"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.contact} acknowledged {self.notice} r{self.revision}"
+
+
+class Message(models.Model):
+    """One thing to tell people, written once; its deliveries carry it to each recipient.
+
+    ``key`` names what caused it (a timeline event, a reminder threshold…), so the same cause
+    can never produce a second message.
+    """
+
+    class Kind(models.TextChoices):
+        ITEMS = "items", "Items to be released"
+        RELEASED = "released", "Released"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+        NOTICE_PUBLISHED = "notice.published", "Advance notice published"
+        NOTICE_REVISED = "notice.revised", "Advance notice revised"
+        NOTICE_WITHDRAWN = "notice.withdrawn", "Advance notice withdrawn"
+        NOTICE_REMINDER = "notice.reminder", "Advance notice reminder"
+        APPROVAL_NEEDED = "approval.needed", "Approval needed"
+        APPROVAL_INVALIDATED = "approval.invalidated", "Approval request invalidated"
+        MISSED_WINDOW = "release.missed_window", "Missed window"
+        CONFIRM = "subscription.confirm", "Subscription confirmation"
+
+    key = models.CharField(max_length=150, unique=True)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    subject = models.CharField(max_length=250)
+    text = models.TextField(help_text="The e-mail body, before each recipient's own links.")
+    data = models.JSONField(default=dict, help_text="The webhook body's data.")
+    event = models.ForeignKey(
+        ReleaseEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    notice = models.ForeignKey(
+        AdvanceNotice, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    revision = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.subject
+
+
+class Delivery(models.Model):
+    """The outbox: one message to one recipient, until it is delivered or dead.
+
+    Written in the transaction of the event that causes it; a django-q2 task sends it, and the
+    sweeper queues again whatever is due and not in flight, so a lost task loses nothing.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        DEAD = "dead", "Dead"
+        SKIPPED = "skipped", "Skipped (unsubscribed)"
+
+    uuid = models.UUIDField(
+        "delivery id", default=uuid.uuid4, unique=True, editable=False, help_text="Idempotency key."
+    )
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=Subscriber.Channel.choices)
+    address = models.CharField(max_length=500, help_text="The e-mail address or webhook URL.")
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a task was last queued for it."
+    )
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker is sending it until then."
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            # One message reaches an address once, whoever it is there for.
+            models.UniqueConstraint(
+                fields=["message", "channel", "address"], name="one_delivery_per_recipient"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.message.kind} → {self.address}"

@@ -1,0 +1,741 @@
+"""Notifications: subscriptions, acknowledgements, and the outbox that delivers them.
+
+Every notification is a Message with one Delivery per recipient, written in the transaction of
+whatever caused it (a release event, a reminder threshold, an approval request). After the
+commit a django-q2 task sends each delivery; the sweeper queues again whatever is due and not in
+flight, so a task the broker lost, or a worker killed mid-send, loses nothing. Sending is
+at-least-once: webhook receivers deduplicate on the delivery id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from notes.models import AdvanceNotice
+from notifications import messages, webhooks
+from notifications.messages import Content
+from notifications.models import (
+    Acknowledgement,
+    Contact,
+    CustomerAccount,
+    Delivery,
+    Message,
+    Subscriber,
+    Topic,
+)
+from releases import selectors as releases
+from releases.models import Component, Release, ReleaseEvent
+from releases.windows import get_zone
+
+log = logging.getLogger(__name__)
+Kind = Message.Kind
+
+
+class SubscriptionInvalid(Exception):
+    """Bad subscription input, by field name."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class BadLink(Exception):
+    """A confirmation, unsubscribe or acknowledgement link that is forged, broken or stale."""
+
+
+# --- Signed links ---------------------------------------------------------------------------------
+# The links carry their own proof (Django's signing, keyed by SECRET_KEY), so nothing needs
+# storing for them; each kind has its own salt, so one kind of link never works as another.
+
+CONFIRM_DAYS = 7
+
+
+def _link(name: str, salt: str, payload: dict) -> str:
+    token = signing.dumps(payload, salt=f"nightshift.{salt}", compress=True)
+    return messages.url(reverse(name, args=[token]))
+
+
+def _read(token: str, salt: str, max_age: dt.timedelta | None = None) -> dict:
+    try:
+        return signing.loads(token, salt=f"nightshift.{salt}", max_age=max_age)
+    except signing.SignatureExpired:
+        raise BadLink("This link has expired.") from None
+    except signing.BadSignature:
+        raise BadLink("This link is not valid; copy it whole from the message.") from None
+
+
+def confirm_link(subscriber: Subscriber, preferences: dict) -> str:
+    return _link("subscription-confirm", "confirm", {"s": subscriber.pk, "p": preferences})
+
+
+def unsubscribe_link(subscriber: Subscriber) -> str:
+    return _link("unsubscribe", "unsubscribe", {"s": subscriber.pk})
+
+
+def acknowledge_link(contact_id: int, notice_id: int, revision: int) -> str:
+    return _link("acknowledge", "ack", {"c": contact_id, "n": notice_id, "r": revision})
+
+
+def read_confirm(token: str) -> dict:
+    return _read(token, "confirm", max_age=dt.timedelta(days=CONFIRM_DAYS))
+
+
+def read_unsubscribe(token: str) -> Subscriber:
+    payload = _read(token, "unsubscribe")
+    subscriber = Subscriber.objects.filter(pk=payload.get("s")).first()
+    if subscriber is None:
+        raise BadLink("This subscription no longer exists.")
+    return subscriber
+
+
+def read_acknowledgement(token: str) -> tuple[Contact, AdvanceNotice, int]:
+    payload = _read(token, "ack")
+    contact = Contact.objects.select_related("account").filter(pk=payload.get("c")).first()
+    notice = AdvanceNotice.objects.select_related("release").filter(pk=payload.get("n")).first()
+    if contact is None or notice is None:
+        raise BadLink("This notice or contact no longer exists.")
+    return contact, notice, int(payload["r"])
+
+
+# --- Subscriptions ----------------------------------------------------------------------------
+
+
+def _preferences(topics: Iterable[str], components: Iterable[Component]) -> dict:
+    return {"t": sorted(set(topics)), "c": sorted({c.pk for c in components})}
+
+
+def _apply(subscriber: Subscriber, preferences: dict) -> None:
+    for topic in Topic:
+        setattr(subscriber, f"on_{topic.value}", topic.value in preferences["t"])
+    subscriber.all_components = not preferences["c"]
+
+
+def subscribe(
+    *,
+    email: str = "",
+    url: str = "",
+    topics: Iterable[str],
+    components: Iterable[Component] = (),
+    at: dt.datetime | None = None,
+) -> Subscriber:
+    """Subscribe an e-mail address (sent a confirmation link) or a webhook (active at once).
+
+    An e-mail subscription changes nothing until its link is followed: a new address stays
+    unconfirmed, and new preferences for a known address ride in the link. So nobody can
+    subscribe, or re-scope, an address that is not theirs.
+    """
+    at = at or timezone.now()
+    email, url = email.strip().lower(), url.strip()
+    topics, components = list(topics), list(components)
+    errors: dict[str, str] = {}
+    if bool(email) == bool(url):
+        errors["email"] = "Give an e-mail address or a webhook URL (one of them)."
+    if not topics:
+        errors["topics"] = "Choose at least one topic."
+    elif unknown := set(topics) - set(Topic.values):
+        errors["topics"] = f"Unknown topics: {', '.join(sorted(unknown))}."
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = "Enter a valid e-mail address."
+    if url and not errors:
+        try:
+            webhooks.check_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+        except webhooks.WebhookRefused as exc:
+            errors["url"] = str(exc)
+    if errors:
+        raise SubscriptionInvalid(errors)
+    preferences = _preferences(topics, components)
+    with transaction.atomic():
+        if url:
+            if Subscriber.objects.filter(url=url).exists():
+                raise SubscriptionInvalid({"url": "This URL is subscribed already."})
+            subscriber = Subscriber(channel=Subscriber.Channel.WEBHOOK, url=url, created_at=at)
+            _apply(subscriber, preferences)
+            subscriber.confirmed_at = at  # whoever gives the URL holds its secret
+            subscriber.save()
+            subscriber.components.set(components)
+            return subscriber
+        subscriber = Subscriber.objects.select_for_update().filter(email=email).first()
+        if subscriber is None:
+            subscriber = Subscriber(channel=Subscriber.Channel.EMAIL, email=email, created_at=at)
+            _apply(subscriber, preferences)
+            subscriber.save()
+            subscriber.components.set(components)
+        content = messages.confirm([Topic(t).label for t in preferences["t"]])
+        content.data["confirm_url"] = confirm_link(subscriber, preferences)
+        queue(
+            key=f"confirm:{subscriber.pk}:{at.timestamp()}:{random.getrandbits(32)}",
+            kind=Kind.CONFIRM,
+            content=content,
+            recipients=[Recipient(Subscriber.Channel.EMAIL, email, subscriber=subscriber.pk)],
+            at=at,
+        )
+    return subscriber
+
+
+def subscriber_confirm(*, token: str, at: dt.datetime | None = None) -> Subscriber:
+    """Follow a confirmation link: the address is confirmed, with the preferences it carries."""
+    at = at or timezone.now()
+    payload = read_confirm(token)
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().filter(pk=payload.get("s")).first()
+        if subscriber is None:
+            raise BadLink("This subscription no longer exists; subscribe again.")
+        _apply(subscriber, payload["p"])
+        subscriber.confirmed_at = subscriber.confirmed_at or at
+        subscriber.unsubscribed_at = None
+        subscriber.save()
+        subscriber.components.set(payload["p"]["c"])
+    return subscriber
+
+
+def subscriber_unsubscribe(*, subscriber: Subscriber, at: dt.datetime | None = None) -> Subscriber:
+    """Stop sending anything to this subscriber; pending deliveries are skipped."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        if subscriber.unsubscribed_at is None:
+            subscriber.unsubscribed_at = at
+            subscriber.save(update_fields=["unsubscribed_at"])
+        Delivery.objects.filter(subscriber=subscriber, status=Delivery.Status.PENDING).exclude(
+            message__kind=Kind.CONFIRM
+        ).update(status=Delivery.Status.SKIPPED, lease_until=None)
+    return subscriber
+
+
+# --- Acknowledgements ---------------------------------------------------------------------------
+
+
+def acknowledge(
+    *, contact: Contact, notice: AdvanceNotice, revision: int, at: dt.datetime | None = None
+) -> tuple[Acknowledgement, bool]:
+    """Record that ``contact`` read ``revision`` of ``notice``; following the link twice is fine."""
+    at = at or timezone.now()
+    if notice.status != AdvanceNotice.Status.PUBLISHED:
+        raise BadLink(f"This notice is {notice.get_status_display().lower()}; nothing to do.")
+    if not 1 <= revision <= notice.revision:
+        raise BadLink("This link names a revision the notice never had.")
+    try:
+        with transaction.atomic():
+            return Acknowledgement.objects.get_or_create(
+                contact=contact, notice=notice, revision=revision, defaults={"at": at}
+            )
+    except IntegrityError:  # the same link followed twice at once
+        return Acknowledgement.objects.get(contact=contact, notice=notice, revision=revision), False
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """A key account's contacts for one notice: who was delivered it, who acknowledged."""
+
+    account: CustomerAccount
+    rows: list[dict]
+
+    @property
+    def acknowledged(self) -> bool:
+        return any(row["acknowledged"] for row in self.rows)
+
+
+def acknowledgement_status(notice: AdvanceNotice) -> list[AccountStatus]:
+    """Per key account and contact: delivered (the current revision), acknowledged, when."""
+    contacts = list(key_contacts().select_related("account"))
+    acks = {
+        a.contact_id: a
+        for a in Acknowledgement.objects.filter(notice=notice, revision=notice.revision)
+    }
+    older = dict(
+        Acknowledgement.objects.filter(notice=notice, revision__lt=notice.revision)
+        .order_by("revision")
+        .values_list("contact_id", "revision")
+    )
+    delivered = dict(
+        Delivery.objects.filter(
+            message__notice=notice,
+            message__revision=notice.revision,
+            contact__isnull=False,
+            status=Delivery.Status.DELIVERED,
+        )
+        .order_by("delivered_at")
+        .values_list("contact_id", "delivered_at")
+    )
+    accounts: dict[int, AccountStatus] = {}
+    for contact in contacts:
+        ack = acks.get(contact.pk)
+        accounts.setdefault(contact.account_id, AccountStatus(contact.account, [])).rows.append(
+            {
+                "contact": contact,
+                "delivered_at": delivered.get(contact.pk),
+                "acknowledged": ack is not None,
+                "acknowledged_at": ack.at if ack else None,
+                "older_revision": older.get(contact.pk),
+            }
+        )
+    return list(accounts.values())
+
+
+# --- The outbox -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    channel: str
+    address: str
+    subscriber: int | None = None
+    contact: int | None = None
+
+
+def key_contacts():
+    return Contact.objects.filter(is_active=True, account__tier=CustomerAccount.Tier.KEY)
+
+
+def _subscribers(topic: str, component_id: int | None) -> list[Recipient]:
+    rows = Subscriber.objects.for_topic(topic, component_id).values_list(
+        "pk", "channel", "email", "url"
+    )
+    return [Recipient(channel, email or url, subscriber=pk) for pk, channel, email, url in rows]
+
+
+def _contacts() -> list[Recipient]:
+    rows = key_contacts().values_list("pk", "email")
+    return [Recipient(Subscriber.Channel.EMAIL, email, contact=pk) for pk, email in rows]
+
+
+def queue(
+    *,
+    key: str,
+    kind: str,
+    content: Content,
+    recipients: Iterable[Recipient],
+    at: dt.datetime,
+    event: ReleaseEvent | None = None,
+    release: Release | None = None,
+    notice: AdvanceNotice | None = None,
+    revision: int | None = None,
+) -> Message | None:
+    """Write a message and one delivery per address, in the caller's transaction.
+
+    The key names the cause: a second call with the same key writes nothing (None). An address
+    reached twice (a subscriber who is also a key-account contact) gets one delivery — the
+    later recipient wins, so pass contacts after subscribers.
+    """
+    by_address: dict[tuple[str, str], Recipient] = {}
+    for recipient in recipients:
+        by_address[(recipient.channel, recipient.address.lower())] = recipient
+    due = min(at, timezone.now())  # at once (a service may be told a later ``at``)
+    with transaction.atomic():
+        message, created = Message.objects.get_or_create(
+            key=key,
+            defaults={
+                "kind": kind,
+                "subject": content.subject,
+                "text": content.text,
+                "data": content.data,
+                "event": event,
+                "release": release,
+                "notice": notice,
+                "revision": revision,
+                "created_at": at,
+            },
+        )
+        if not created:
+            return None
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    message=message,
+                    channel=r.channel,
+                    address=r.address,
+                    subscriber_id=r.subscriber,
+                    contact_id=r.contact,
+                    next_attempt_at=due,
+                    queued_at=due,
+                    created_at=at,
+                )
+                for r in by_address.values()
+            ],
+            batch_size=500,
+        )
+        # robust: the rows are committed; if the broker is down, the sweeper queues them later.
+        transaction.on_commit(partial(_enqueue_message, message.pk), robust=True)
+    return message
+
+
+def _enqueue_message(message_id: int) -> None:
+    ids = list(
+        Delivery.objects.filter(message_id=message_id, status=Delivery.Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    enqueue(ids)
+
+
+def enqueue(ids: list[int]) -> None:
+    """One django-q2 task per batch of deliveries."""
+    size = settings.DELIVERY_BATCH_SIZE
+    for start in range(0, len(ids), size):
+        async_task("notifications.tasks.deliver", ids[start : start + size], group="deliveries")
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Exponential, capped, with jitter (half fixed, half random): failures do not march in step."""
+    ceiling = min(
+        settings.DELIVERY_BACKOFF_SECONDS * 2 ** (attempts - 1),
+        settings.DELIVERY_BACKOFF_MAX_SECONDS,
+    )
+    return dt.timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+def _pending(now: dt.datetime):
+    return Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+    )
+
+
+def _claim(delivery: Delivery, now: dt.datetime) -> bool:
+    """Take the delivery for one attempt; False if someone else holds it or it is done.
+
+    The attempt counts as it starts: a worker killed mid-send still used one.
+    """
+    lease = now + dt.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    taken = (
+        _pending(now).filter(pk=delivery.pk).update(lease_until=lease, attempts=F("attempts") + 1)
+    )
+    if taken:
+        delivery.attempts += 1
+    return bool(taken)
+
+
+def _record(delivery: Delivery, now: dt.datetime, error: str | None) -> None:
+    still_pending = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING)
+    if error is None:
+        still_pending.update(
+            status=Delivery.Status.DELIVERED, delivered_at=now, lease_until=None, last_error=""
+        )
+    elif delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        still_pending.update(status=Delivery.Status.DEAD, lease_until=None, last_error=error[:500])
+    else:
+        still_pending.update(
+            next_attempt_at=now + backoff(delivery.attempts),
+            lease_until=None,
+            queued_at=None,
+            last_error=error[:500],
+        )
+
+
+def _body(delivery: Delivery, timestamp: str) -> bytes:
+    message = delivery.message
+    return json.dumps(
+        {
+            "id": str(message.pk),
+            "type": message.kind,
+            "created_at": messages._iso(message.created_at),
+            "delivery": str(delivery.uuid),
+            "data": message.data,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _post(delivery: Delivery, secret: str) -> None:
+    timestamp = str(int(time.time()))
+    body = _body(delivery, timestamp)
+    webhooks.post(
+        delivery.address,
+        body,
+        {
+            "Nightshift-Delivery": str(delivery.uuid),
+            "Nightshift-Event": delivery.message.kind,
+            "Nightshift-Timestamp": timestamp,
+            "Nightshift-Signature": webhooks.signature(secret, timestamp, body),
+        },
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
+    )
+
+
+def email_for(delivery: Delivery) -> EmailMessage:
+    """The e-mail as this recipient gets it: their own links, and one-click unsubscribe."""
+    message = delivery.message
+    text, headers = message.text, {}
+    if message.kind == Kind.CONFIRM:
+        text += f"\nConfirm: {message.data['confirm_url']}\n"
+    elif delivery.contact_id and message.kind in ACKNOWLEDGED:
+        link = acknowledge_link(delivery.contact_id, message.notice_id, message.revision)
+        text += (
+            f"\nYou receive this as a contact of a key account. Please acknowledge that you "
+            f"have read this notice (revision {message.revision}): {link}\n"
+        )
+    if delivery.subscriber_id and message.kind != Kind.CONFIRM:
+        link = _link("unsubscribe", "unsubscribe", {"s": delivery.subscriber_id})
+        text += f"\nUnsubscribe: {link}\n"
+        # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs here.
+        headers["List-Unsubscribe"] = f"<{link}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers["X-Nightshift-Delivery"] = str(delivery.uuid)
+    return EmailMessage(
+        f"[Nightshift] {message.subject}", text, None, [delivery.address], headers=headers
+    )
+
+
+def deliver(delivery_ids: Iterable[int], *, now: dt.datetime | None = None) -> dict[str, int]:
+    """Send these deliveries once each (those still pending and free); count the outcomes.
+
+    Stops early when the batch nears django-q2's task timeout and queues the rest itself.
+    """
+    ids = list(delivery_ids)
+    outcome = {"delivered": 0, "failed": 0, "skipped": 0}
+    deliveries = (
+        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.PENDING)
+        .select_related("message", "subscriber")
+        .order_by("pk")
+    )
+    budget = time.monotonic() + settings.Q_CLUSTER["timeout"] - 2 * settings.WEBHOOK_TIMEOUT_SECONDS
+    mail = None
+    try:
+        for index, delivery in enumerate(deliveries):
+            if time.monotonic() > budget:
+                enqueue([d.pk for d in list(deliveries)[index:]])
+                break
+            at = now or timezone.now()
+            subscriber = delivery.subscriber
+            if subscriber and not subscriber.is_active and delivery.message.kind != Kind.CONFIRM:
+                Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
+                    status=Delivery.Status.SKIPPED
+                )
+                outcome["skipped"] += 1
+                continue
+            if not _claim(delivery, at):
+                continue
+            try:
+                if delivery.channel == Subscriber.Channel.WEBHOOK:
+                    _post(delivery, subscriber.secret if subscriber else "")
+                else:
+                    if mail is None:
+                        mail = get_connection()
+                        mail.open()
+                    mail.send_messages([email_for(delivery)])
+            except Exception as exc:  # any failure is this delivery's, never the batch's
+                error = (
+                    str(exc)
+                    if isinstance(exc, webhooks.WebhookFailed | webhooks.WebhookRefused)
+                    else f"{exc.__class__.__name__}: {exc}"
+                )
+                log.warning("delivery %s to %s failed: %s", delivery.uuid, delivery.address, error)
+                _record(delivery, at, error)
+                outcome["failed"] += 1
+                if mail is not None and not isinstance(exc, webhooks.WebhookFailed):
+                    mail.close()
+                    mail = None
+            else:
+                _record(delivery, at, None)
+                outcome["delivered"] += 1
+    finally:
+        if mail is not None:
+            mail.close()
+    return outcome
+
+
+def sweep(*, now: dt.datetime | None = None, limit: int = 10_000) -> int:
+    """Queue again every delivery that is due and not in flight; returns how many.
+
+    Due: pending and its next attempt has come. Not in flight: no live lease (a worker killed
+    mid-send leaves one that runs out) and not queued within DELIVERY_REQUEUE_SECONDS (a task
+    the broker lost). Run by a django-q2 schedule every minute, and by ``manage.py outbox sweep``.
+    """
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.DELIVERY_REQUEUE_SECONDS)
+    with transaction.atomic():
+        # Two clusters sweeping at once on PostgreSQL take different rows (SKIP LOCKED).
+        ids = list(
+            _pending(now)
+            .filter(Q(queued_at__isnull=True) | Q(queued_at__lte=stale))
+            .order_by("next_attempt_at", "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        for start in range(0, len(ids), 1000):
+            Delivery.objects.filter(pk__in=ids[start : start + 1000]).update(queued_at=now)
+        transaction.on_commit(partial(enqueue, ids), robust=True)
+    return len(ids)
+
+
+def delivery_retry(*, ids: Iterable[int], at: dt.datetime | None = None) -> int:
+    """Give dead (or failing) deliveries a fresh set of attempts, starting now."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        retry = list(
+            Delivery.objects.filter(
+                pk__in=list(ids), status__in=[Delivery.Status.DEAD, Delivery.Status.PENDING]
+            ).values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=retry).update(
+            status=Delivery.Status.PENDING,
+            attempts=0,
+            next_attempt_at=at,
+            queued_at=at,
+            lease_until=None,
+        )
+        transaction.on_commit(partial(enqueue, retry), robust=True)
+    return len(retry)
+
+
+# --- What causes messages --------------------------------------------------------------------
+
+# Messages a key-account contact acknowledges (with the link in their copy).
+ACKNOWLEDGED = {Kind.NOTICE_PUBLISHED, Kind.NOTICE_REVISED, Kind.NOTICE_REMINDER}
+NOTICE_ACTIONS = {
+    "notice_published": Kind.NOTICE_PUBLISHED,
+    "notice_revised": Kind.NOTICE_REVISED,
+    "notice_withdrawn": Kind.NOTICE_WITHDRAWN,
+}
+
+
+def on_release_event(event: ReleaseEvent) -> None:
+    """Plugged into releases: queue what this timeline event must tell, in its transaction."""
+    if event.action in ("complete", "rollback", "missed_window") or event.action in NOTICE_ACTIONS:
+        release = Release.objects.select_related("component", "owner").get(pk=event.release_id)
+    else:
+        return
+    common = {"key": f"event:{event.pk}", "at": event.at, "event": event, "release": release}
+    if event.action == "complete":
+        recipients = _subscribers(Topic.RELEASED, release.component_id)
+        queue(
+            kind=Kind.RELEASED, content=messages.released(release), recipients=recipients, **common
+        )
+    elif event.action == "rollback":
+        recipients = _subscribers(Topic.ROLLED_BACK, release.component_id)
+        queue(
+            kind=Kind.ROLLED_BACK,
+            content=messages.rolled_back(release),
+            recipients=recipients,
+            **common,
+        )
+    elif event.action == "missed_window":
+        window_end = dt.datetime.fromisoformat(event.details["window_end"])
+        recipients = (
+            [Recipient(Subscriber.Channel.EMAIL, release.owner.email)]
+            if release.owner.email
+            else []
+        )
+        queue(
+            kind=Kind.MISSED_WINDOW,
+            content=messages.missed_window(release, window_end),
+            recipients=recipients,
+            **common,
+        )
+    else:
+        notice = AdvanceNotice.objects.select_related("release__component").get(
+            pk=event.details["notice"]
+        )
+        kind = NOTICE_ACTIONS[event.action]
+        content = messages.notice(notice, kind, event.details.get("changes"))
+        # Key accounts hear of every notice, whatever they subscribed to (the guide: "informed
+        # directly"); contacts come last so their delivery, with its acknowledgement link, wins.
+        recipients = _subscribers(Topic.NOTICES, release.component_id) + _contacts()
+        queue(
+            kind=kind,
+            content=content,
+            recipients=recipients,
+            notice=notice,
+            revision=notice.revision,
+            **common,
+        )
+
+
+def announce_items(*, at: dt.datetime | None = None) -> int:
+    """Announce the items of each announced release ITEMS_ANNOUNCE_HOURS before its window."""
+    at = at or timezone.now()
+    lead = dt.timedelta(hours=settings.ITEMS_ANNOUNCE_HOURS)
+    done = 0
+    candidates = Release.objects.filter(
+        state=Release.State.ANNOUNCED,
+        scheduled_start__lte=at + lead + dt.timedelta(days=1),
+        scheduled_start__gte=at - dt.timedelta(days=2),
+    ).select_related("component")
+    for release in candidates:
+        start, end = releases.scheduled_window(release)
+        if not start - lead <= at < end:
+            continue
+        with transaction.atomic():
+            message = queue(
+                key=f"items:{release.pk}:{release.scheduled_start.isoformat()}",
+                kind=Kind.ITEMS,
+                content=messages.items_to_be_released(release, start),
+                recipients=_subscribers(Topic.ITEMS, release.component_id),
+                at=at,
+                release=release,
+            )
+        done += message is not None
+    return done
+
+
+def reminder_due(notice: AdvanceNotice, at: dt.datetime) -> int | None:
+    """The latest reminder threshold (days before the tentative date) that has come, if any.
+
+    Thresholds are counted in the notice's own zone, wall-clock: T-7 of a 09:00 release is 09:00
+    seven local days earlier, across a DST change too. A threshold that had passed before the
+    notice was published is not sent.
+    """
+    if not notice.tentative_start or at >= notice.tentative_start:
+        return None
+    zone = get_zone(notice.tentative_zone)
+    local = notice.tentative_start.astimezone(zone)
+    due = None
+    for days in sorted(settings.NOTICE_REMINDER_DAYS, reverse=True):
+        moment = (local.replace(tzinfo=None) - dt.timedelta(days=days)).replace(tzinfo=zone)
+        moment = moment.astimezone(dt.UTC)
+        if moment <= at and (notice.published_at is None or moment > notice.published_at):
+            due = days
+    return due
+
+
+def send_reminders(*, at: dt.datetime | None = None) -> int:
+    """Remind key-account contacts who have not acknowledged a notice's current revision."""
+    at = at or timezone.now()
+    sent = 0
+    notices = AdvanceNotice.objects.filter(
+        status=AdvanceNotice.Status.PUBLISHED, tentative_start__gt=at
+    ).select_related("release__component")
+    for notice in notices:
+        days = reminder_due(notice, at)
+        if days is None:
+            continue
+        acknowledged = set(
+            Acknowledgement.objects.filter(notice=notice, revision=notice.revision).values_list(
+                "contact_id", flat=True
+            )
+        )
+        recipients = [r for r in _contacts() if r.contact not in acknowledged]
+        with transaction.atomic():
+            message = queue(
+                key=f"reminder:{notice.pk}:{notice.tentative_start.isoformat()}:T-{days}",
+                kind=Kind.NOTICE_REMINDER,
+                content=messages.reminder(notice, days),
+                recipients=recipients,
+                at=at,
+                release=notice.release,
+                notice=notice,
+                revision=notice.revision,
+            )
+        sent += message is not None
+    return sent

@@ -1,0 +1,29 @@
+"""django-q2 entry points for notifications: they receive ids and call a service."""
+
+from __future__ import annotations
+
+from notifications import services
+from releases import services as releases
+
+
+def deliver(delivery_ids: list[int]) -> dict[str, int]:
+    """Send a batch of deliveries (each once, if still pending and free)."""
+    return services.deliver(delivery_ids)
+
+
+def sweep() -> int:
+    """Queue again what is due and not in flight (scheduled every minute)."""
+    return services.sweep()
+
+
+def scheduled_work() -> dict[str, int]:
+    """The time-driven notifications (scheduled every minute; each is keyed, so none repeats).
+
+    The instants come from the window engine and zoneinfo, not from the schedule: a DAILY
+    schedule would drift by an hour across DST, a frequent idempotent check does not.
+    """
+    return {
+        "items_announced": services.announce_items(),
+        "reminders": services.send_reminders(),
+        "missed_windows": releases.flag_missed_windows(),
+    }

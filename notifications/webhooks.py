@@ -1,0 +1,175 @@
+"""The one HTTP client Nightshift posts webhooks with (wrapping http.client), and signing.
+
+- Only http(s) URLs with a host; plain http and addresses that are loopback, private,
+  link-local or otherwise not global are refused unless ``allow_private`` (tests, development).
+- The address is checked when the connection is made and the socket goes to that very
+  address, so a DNS answer cannot change between the check and the connect.
+- Redirects are not followed: a 3xx is an answer like any other, and only 2xx counts.
+- Connections are kept alive per worker process, one per host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import socket
+import ssl
+import threading
+from urllib.parse import urlsplit
+
+MAX_RESPONSE = 64 * 1024
+USER_AGENT = "Nightshift-Webhooks/1"
+
+
+class WebhookRefused(ValueError):
+    """This URL may not receive webhooks (a sentence saying why)."""
+
+
+class WebhookFailed(Exception):
+    """The POST did not get a 2xx answer (a sentence saying what happened)."""
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 of ``timestamp + "." + body`` with the subscriber's secret, in hex."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:
+    """What a receiver runs: does the signature header match? (constant time)"""
+    return hmac.compare_digest(signature(secret, timestamp, body), header)
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Raise WebhookRefused if ``url`` may not receive webhooks; resolves its host."""
+    parts = _split(url, allow_private=allow_private)
+    _resolve(parts.hostname, parts.port or _default_port(parts.scheme), allow_private)
+
+
+def _split(url: str, *, allow_private: bool):
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and allow_private):
+        raise WebhookRefused("A webhook URL must start with https://.")
+    if not parts.hostname:
+        raise WebhookRefused("A webhook URL needs a host name.")
+    if parts.username or parts.password:
+        raise WebhookRefused("A webhook URL may not carry a user name or password.")
+    try:
+        parts.port  # noqa: B018 — raises on a bad port
+    except ValueError:
+        raise WebhookRefused(
+            "The port of the webhook URL is not a number from 1 to 65535."
+        ) from None
+    return parts
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def _resolve(host: str, port: int, allow_private: bool) -> str:
+    """The address to connect to; every address the name has must be public."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise WebhookRefused(f"The host {host} does not resolve ({exc}).") from None
+    addresses = [info[4][0] for info in infos]
+    if not allow_private:
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            if not ip.is_global or ip.is_multicast:
+                raise WebhookRefused(
+                    f"The host {host} resolves to {ip}, which is not a public address "
+                    "(loopback, private and link-local addresses are refused)."
+                )
+    return addresses[0]
+
+
+class _Pinned:
+    """Connect to the address checked just now, never to what a second lookup says."""
+
+    allow_private = False
+
+    def connect(self):
+        address = _resolve(self.host, self.port, self.allow_private)
+        self.sock = socket.create_connection((address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _HTTP(_Pinned, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPS(_Pinned, http.client.HTTPSConnection):
+    def connect(self):
+        super().connect()
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
+
+
+_local = threading.local()
+_tls = ssl.create_default_context()
+
+
+def _connection(scheme: str, host: str, port: int, timeout: float, allow_private: bool):
+    pool = _local.__dict__.setdefault("pool", {})
+    key = (scheme, host, port, allow_private)
+    conn = pool.get(key)
+    if conn is None:
+        if scheme == "https":
+            conn = _HTTPS(host, port, timeout=timeout, context=_tls)
+        else:
+            conn = _HTTP(host, port, timeout=timeout)
+        conn.allow_private = allow_private
+        pool[key] = conn
+    conn.timeout = timeout
+    if conn.sock is not None:
+        conn.sock.settimeout(timeout)
+    return conn
+
+
+def _drop(scheme: str, host: str, port: int, allow_private: bool) -> None:
+    conn = _local.__dict__.get("pool", {}).pop((scheme, host, port, allow_private), None)
+    if conn is not None:
+        conn.close()
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
+) -> int:
+    """POST ``body`` to ``url``; return the 2xx status or raise WebhookFailed/WebhookRefused."""
+    parts = _split(url, allow_private=allow_private)
+    port = parts.port or _default_port(parts.scheme)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        **headers,
+    }
+    for attempt in (1, 2):
+        conn = _connection(parts.scheme, parts.hostname, port, timeout, allow_private)
+        reused = conn.sock is not None
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read(MAX_RESPONSE)
+            if response.will_close or not response.isclosed():
+                _drop(parts.scheme, parts.hostname, port, allow_private)
+            break
+        except WebhookRefused:
+            _drop(parts.scheme, parts.hostname, port, allow_private)
+            raise
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            _drop(parts.scheme, parts.hostname, port, allow_private)
+            # A kept-alive connection the server closed meanwhile: try once on a new one.
+            if reused and attempt == 1:
+                continue
+            raise WebhookFailed(f"The connection failed: {exc.__class__.__name__}.") from None
+        except (OSError, http.client.HTTPException) as exc:
+            _drop(parts.scheme, parts.hostname, port, allow_private)
+            text = "timed out" if isinstance(exc, TimeoutError) else exc.__class__.__name__
+            raise WebhookFailed(f"The request failed: {text} {exc}".strip()) from None
+    if not 200 <= response.status < 300:
+        raise WebhookFailed(f"The endpoint answered {response.status} {response.reason}.")
+    return response.status
