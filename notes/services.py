@@ -138,8 +138,12 @@ def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, *
         before = {k: getattr(notice, k) for k in changed}
         for name, value in changed.items():
             setattr(notice, name, value)
-        if notice.status == AdvanceNotice.Status.PUBLISHED:
+        published = notice.status == AdvanceNotice.Status.PUBLISHED
+        if published:
             notice.revision += 1
+        # Saved before the event: its hooks (notifications) read the notice as revised.
+        notice.save()
+        if published:
             sentences = [_describe(k, before[k], changed[k]) for k in changed]
             NoticeRevision.objects.create(
                 notice=notice,
@@ -158,7 +162,6 @@ def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, *
                 to_state=notice.release.state,
                 details={"notice": notice.pk, "changes": sentences},
             )
-        notice.save()
     return notice
 
 

@@ -726,6 +726,8 @@ def send_reminders(*, at: dt.datetime | None = None) -> int:
             )
         )
         recipients = [r for r in _contacts() if r.contact not in acknowledged]
+        if not recipients:
+            continue
         with transaction.atomic():
             message = queue(
                 key=f"reminder:{notice.pk}:{notice.tentative_start.isoformat()}:T-{days}",

@@ -104,6 +104,10 @@ def acknowledge(request, token: str):
     try:
         contact, notice, revision = services.read_acknowledgement(token)
         context = {"contact": contact, "notice": notice, "revision": revision}
+        if notice.status != notice.Status.PUBLISHED:
+            raise services.BadLink(
+                f"This notice is {notice.get_status_display().lower()}; nothing to acknowledge."
+            )
         if request.method == "POST":
             ack, created = services.acknowledge(contact=contact, notice=notice, revision=revision)
             context |= {"ack": ack, "created": created}

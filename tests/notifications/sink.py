@@ -23,6 +23,7 @@ class Received:
     status: int
     headers: dict[str, str]
     body: bytes
+    client: tuple = ()
 
     @property
     def json(self) -> dict:
@@ -84,6 +85,7 @@ def _handler(sink: Sink):
                         status,
                         dict(self.headers),
                         body if sink.record_bodies else b"",
+                        self.client_address,
                     )
                 )
             self.send_response(status)

@@ -65,7 +65,7 @@ def test_a_2xx_is_delivered_and_connections_are_kept_alive(sink):
     [first, second] = sink.received
     assert first.headers["X-Test"] == "1" and first.body == b'{"a":1}'
     assert first.headers["Content-Type"] == "application/json"
-    assert first.headers.get("Connection") != "close"
+    assert second.client == first.client  # the same connection, kept alive
 
 
 def test_an_error_status_is_a_failure_naming_it(sink):
