@@ -124,7 +124,7 @@ else:
 # acknowledged after `max_attempts` instead of retried forever, and missed schedules are not
 # replayed. The outbox, not the broker, is the record of what must still be delivered.
 Q_CLUSTER = {
-    "name": "nightshift",
+    "name": env_str("Q_CLUSTER_NAME", "nightshift"),
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     "timeout": 60,
     "retry": 120,

@@ -1,0 +1,51 @@
+import json as _json
+
+from django.core.management.base import BaseCommand
+from django.db.models import Count
+
+from notifications import services
+from notifications.models import Delivery
+
+
+class Command(BaseCommand):
+    help = (
+        "Look into and drive the notifications outbox. The cluster's schedules run the sweeper "
+        "every minute; these are for operators (and tests) who want it now."
+    )
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{status,sweep,retry}")
+        status = sub.add_parser("status", help="Deliveries by status (and the delivery ids).")
+        status.add_argument("--json", action="store_true", help="One JSON object, with ids.")
+        sub.add_parser("sweep", help="Queue again every delivery that is due and not in flight.")
+        sub.add_parser("retry", help="Give every dead delivery a fresh set of attempts.")
+
+    def handle(self, *args, action, **options):
+        return getattr(self, f"_{action}")(**options)
+
+    def _status(self, json=False, **_):
+        counts = dict(
+            Delivery.objects.values_list("status")
+            .annotate(n=Count("pk"))
+            .values_list("status", "n")
+        )
+        counts = {status: counts.get(status, 0) for status in Delivery.Status.values}
+        if not json:
+            for status, n in counts.items():
+                self.stdout.write(f"{status}\t{n}")
+            return
+        ids = {
+            status: [
+                str(u)
+                for u in Delivery.objects.filter(status=status).values_list("uuid", flat=True)
+            ]
+            for status in Delivery.Status.values
+        }
+        self.stdout.write(_json.dumps({"counts": counts, "ids": ids}))
+
+    def _sweep(self, **_):
+        self.stdout.write(f"Queued {services.sweep()} deliveries.")
+
+    def _retry(self, **_):
+        dead = Delivery.objects.filter(status=Delivery.Status.DEAD).values_list("pk", flat=True)
+        self.stdout.write(f"Queued {services.delivery_retry(ids=dead)} dead deliveries again.")
