@@ -219,10 +219,11 @@ ITEMS_ANNOUNCE_HOURS = env_int("ITEMS_ANNOUNCE_HOURS", 24, minimum=0)
 NOTICE_REMINDER_DAYS = sorted(
     {int(days) for days in env_list("NOTICE_REMINDER_DAYS", ["14", "7", "1"])}, reverse=True
 )
-if DELIVERY_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
+if DELIVERY_LEASE_SECONDS < 3 * WEBHOOK_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
-        f"DELIVERY_LEASE_SECONDS={DELIVERY_LEASE_SECONDS} must exceed WEBHOOK_TIMEOUT_SECONDS="
-        f"{WEBHOOK_TIMEOUT_SECONDS}, or a slow send could be taken over and sent twice at once."
+        f"DELIVERY_LEASE_SECONDS={DELIVERY_LEASE_SECONDS} must be at least three times "
+        f"WEBHOOK_TIMEOUT_SECONDS={WEBHOOK_TIMEOUT_SECONDS}: a batch stops sending two timeouts "
+        "before its lease ends, so that no other worker takes over a send still under way."
     )
 if Q_CLUSTER["timeout"] <= 3 * WEBHOOK_TIMEOUT_SECONDS:
     raise ImproperlyConfigured("WEBHOOK_TIMEOUT_SECONDS must be under a third of the task timeout.")

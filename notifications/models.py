@@ -234,6 +234,9 @@ class Delivery(models.Model):
     lease_until = models.DateTimeField(
         null=True, blank=True, help_text="A worker is sending it until then."
     )
+    claimed_by = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="The claim of the task sending it."
+    )
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()

@@ -46,9 +46,9 @@ def _wait(condition, timeout: float, what: str):
 def test_a_killed_cluster_loses_no_delivery(broker, tmp_path):
     sink = sinks.start(record_bodies=False)
     settings = {
-        # Short enough for a test: a dead worker's lease runs out in 3 s, and a task queued
+        # Short enough for a test: a dead worker's lease runs out in 6 s, and a task queued
         # 5 s ago and not yet taken is presumed lost.
-        "DELIVERY_LEASE_SECONDS": "3",
+        "DELIVERY_LEASE_SECONDS": "6",
         "DELIVERY_REQUEUE_SECONDS": "5",
         "WEBHOOK_TIMEOUT_SECONDS": "2",
         "DELIVERY_BATCH_SIZE": "10",

@@ -230,3 +230,24 @@ def test_a_delivery_task_sends_nothing_already_delivered(ship, subscribe, sink):
     # The ORM broker redelivers a task whose worker died after sending: nothing goes twice.
     assert services.deliver(ids) == {"delivered": 0, "failed": 0, "skipped": 0}
     assert len(sink.received) == 1
+
+
+def test_a_batch_out_of_time_gives_the_rest_back_without_using_their_attempts(
+    db, settings, sink, subscribe, django_capture_on_commit_callbacks
+):
+    # A batch stops two webhook timeouts before its lease ends; here that is at once, so each
+    # task sends one delivery and queues the others again.
+    settings.DELIVERY_LEASE_SECONDS, settings.WEBHOOK_TIMEOUT_SECONDS = 1, 1
+    for i in range(3):
+        subscribe(f"{sink.url}/ok/{i}")
+    content = Content("Released", "Body", {})
+    with django_capture_on_commit_callbacks(execute=True):
+        services.queue(
+            key="k",
+            kind="released",
+            content=content,
+            recipients=services._subscribers("released", None),
+            at=NOW,
+        )
+    assert sorted(r.path for r in sink.ok()) == ["/ok/0", "/ok/1", "/ok/2"]
+    assert set(Delivery.objects.values_list("status", "attempts")) == {("delivered", 1)}
