@@ -131,3 +131,15 @@ def test_demo_is_idempotent_and_prints_the_password():
         "complete",
         "verify",
     ]
+    # Only what is upcoming is in the outbox: the notice to the key account and its reader, and
+    # the approval request to the managers; the history's past news is not re-sent.
+    from notifications.models import Delivery
+
+    assert sorted(Delivery.objects.values_list("message__kind", "address")) == [
+        ("approval.needed", "manager2@example.com"),
+        ("approval.needed", "manager@example.com"),
+        ("notice.published", "hank@globex.example"),
+        ("notice.published", "iris@globex.example"),
+        ("notice.published", "ops@example.com"),
+        ("notice.published", "reader@example.com"),
+    ]

@@ -75,6 +75,28 @@ class Command(BaseCommand):
             f"Admin: {settings.SITE_URL}/admin/  API docs: {settings.SITE_URL}/api/docs/"
         )
 
+    def _customers(self, now):
+        """A key account with two contacts, a standard one, and two confirmed subscribers."""
+        from notifications.models import Contact, CustomerAccount, Subscriber
+
+        globex, _ = CustomerAccount.objects.get_or_create(name="Globex", defaults={"tier": "key"})
+        for name, email in [
+            ("Hank Scorpio", "hank@globex.example"),
+            ("Iris", "iris@globex.example"),
+        ]:
+            Contact.objects.get_or_create(account=globex, email=email, defaults={"name": name})
+        initech, _ = CustomerAccount.objects.get_or_create(name="Initech")
+        Contact.objects.get_or_create(
+            account=initech, email="peter@initech.example", defaults={"name": "Peter"}
+        )
+        Subscriber.objects.get_or_create(
+            email="reader@example.com", defaults={"channel": "email", "confirmed_at": now}
+        )
+        Subscriber.objects.get_or_create(
+            email="ops@example.com",
+            defaults={"channel": "email", "confirmed_at": now, "on_items": False},
+        )
+
     def _history(self, engineer):
         """A few months of releases, driven through the services at past instants."""
         if Release.objects.filter(component__slug__in=[c[0] for c in COMPONENTS]).exists():
@@ -146,6 +168,7 @@ class Command(BaseCommand):
                 {"title": "API keys replace shared secrets", "type": "changed", "breaking": True}
             ],
         )
+        self._customers(now)  # after the history: its past announcements are not re-sent
         from notes import services as notices  # the demo shows every app at work
 
         notice = notices.notice_create(
