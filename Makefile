@@ -38,6 +38,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/gate.py
 	$(PY) bench/releases.py
 	$(PY) bench/public.py
+	$(PY) bench/fanout.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
