@@ -69,9 +69,10 @@ class BadLink(Exception):
 CONFIRM_DAYS = 7
 
 
-def _link(name: str, salt: str, payload: dict) -> str:
+def _link(name: str, salt: str, payload: dict, *, absolute: bool = True) -> str:
     token = signing.dumps(payload, salt=f"nightshift.{salt}", compress=True)
-    return messages.url(reverse(name, args=[token]))
+    path = reverse(name, args=[token])
+    return messages.url(path) if absolute else path
 
 
 def _read(token: str, salt: str, max_age: dt.timedelta | None = None) -> dict:
@@ -87,8 +88,9 @@ def confirm_link(subscriber: Subscriber, preferences: dict) -> str:
     return _link("subscription-confirm", "confirm", {"s": subscriber.pk, "p": preferences})
 
 
-def unsubscribe_link(subscriber: Subscriber) -> str:
-    return _link("unsubscribe", "unsubscribe", {"s": subscriber.pk})
+def unsubscribe_link(subscriber: Subscriber, *, absolute: bool = True) -> str:
+    """The subscriber's own unsubscribe link (a path, for our pages, when not ``absolute``)."""
+    return _link("unsubscribe", "unsubscribe", {"s": subscriber.pk}, absolute=absolute)
 
 
 def acknowledge_link(contact_id: int, notice_id: int, revision: int) -> str:

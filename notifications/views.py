@@ -55,7 +55,7 @@ def subscribe(request):
         else:
             context = {"subscriber": subscriber}
             if subscriber.url:
-                context["unsubscribe"] = services.unsubscribe_link(subscriber)
+                context["unsubscribe"] = services.unsubscribe_link(subscriber, absolute=False)
             return render(request, "notifications/subscribed.html", context, status=201)
     status = 400 if form.errors else 200
     return render(request, "notifications/subscribe.html", {"form": form}, status=status)
@@ -80,7 +80,10 @@ def confirm(request, token: str):
     return render(
         request,
         "notifications/confirmed.html",
-        {"subscriber": subscriber, "unsubscribe": services.unsubscribe_link(subscriber)},
+        {
+            "subscriber": subscriber,
+            "unsubscribe": services.unsubscribe_link(subscriber, absolute=False),
+        },
     )
 
 
