@@ -216,9 +216,13 @@ DELIVERY_REQUEUE_SECONDS = env_int("DELIVERY_REQUEUE_SECONDS", 300, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 ITEMS_ANNOUNCE_HOURS = env_int("ITEMS_ANNOUNCE_HOURS", 24, minimum=0)
-NOTICE_REMINDER_DAYS = sorted(
-    {int(days) for days in env_list("NOTICE_REMINDER_DAYS", ["14", "7", "1"])}, reverse=True
-)
+_reminder_days = env_list("NOTICE_REMINDER_DAYS", ["14", "7", "1"])
+if not all(days.isdigit() and int(days) > 0 for days in _reminder_days):
+    raise ImproperlyConfigured(
+        f"NOTICE_REMINDER_DAYS={','.join(_reminder_days)!r}: give whole days before the "
+        "tentative date, comma-separated, e.g. 14,7,1."
+    )
+NOTICE_REMINDER_DAYS = sorted({int(days) for days in _reminder_days}, reverse=True)
 if DELIVERY_LEASE_SECONDS < 3 * WEBHOOK_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         f"DELIVERY_LEASE_SECONDS={DELIVERY_LEASE_SECONDS} must be at least three times "

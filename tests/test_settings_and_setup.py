@@ -143,3 +143,20 @@ def test_demo_is_idempotent_and_prints_the_password():
         ("notice.published", "ops@example.com"),
         ("notice.published", "reader@example.com"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"NOTICE_REMINDER_DAYS": "14,seven"}, "give whole days before the tentative date"),
+        (
+            {"DELIVERY_LEASE_SECONDS": "10", "WEBHOOK_TIMEOUT_SECONDS": "5"},
+            "must be at least three times WEBHOOK_TIMEOUT_SECONDS=5",
+        ),
+        ({"WEBHOOK_TIMEOUT_SECONDS": "30", "DELIVERY_LEASE_SECONDS": "90"}, "a third of the task"),
+    ],
+)
+def test_notification_settings_that_would_break_delivery_fail_loudly(tmp_path, env, words):
+    result = _manage("check", NIGHTSHIFT_VAR_DIR=str(tmp_path), **env)
+    assert result.returncode != 0
+    assert words in result.stderr

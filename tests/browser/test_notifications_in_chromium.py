@@ -11,6 +11,7 @@ from notes import services as notices
 from notifications.models import Acknowledgement, Contact, CustomerAccount, Subscriber
 from releases.selectors import window_calendar
 from tests.browser.test_public_site_in_chromium import BROWSER_DB, browser, page, shot
+from tests.notes.test_notices import COMPLETE
 
 __all__ = ["browser", "page"]  # fixtures
 
@@ -61,22 +62,13 @@ def test_a_key_account_contact_acknowledges_from_the_e_mail(
     release = make_release(
         version="10.0.0", impact="perceptible", scheduled_start=window.start, at=at
     )
-    notice = notices.notice_create(
-        release=release,
-        by=engineer,
-        at=at,
-        headline="API keys replace shared secrets",
-        description="Every request carries a key.",
-        tentative_start=release.scheduled_start,
-        nature="Authentication.",
-        action_required="Create a key before the release.",
-        benefits="Revocable keys.",
-    )
+    fields = {**COMPLETE, "tentative_start": window.start, "action_deadline": None}
+    notice = notices.notice_create(release=release, by=engineer, at=at, **fields)
     notices.notice_publish(notice=notice, by=engineer, at=at)
     [message] = [m for m in mail.outbox if m.to == [contact.email]]
 
     page.goto(_link(message, live_server, "acknowledge"))
-    assert "Create a key before the release." in page.content()
+    assert "Create a key and send it in" in page.content()
     assert not Acknowledgement.objects.exists()
     page.get_by_role("button", name="I have read this notice (revision 1)").click()
     page.get_by_role("status").filter(has_text="Thank you: acknowledged").wait_for()

@@ -168,17 +168,10 @@ def _seed(count: int, sink: str, path: str) -> None:
         impact="perceptible",
         at=now,
     )
-    notes.notice_create(
-        release=release,
-        by=engineer,
-        at=now,
-        headline="API keys replace shared secrets",
-        description="Every request carries a key.",
-        tentative_start=window.start,
-        nature="Authentication.",
-        action_required="Create a key.",
-        benefits="Revocable keys.",
-    )
+    from tests.notes.test_notices import COMPLETE
+
+    fields = {**COMPLETE, "tentative_start": window.start, "action_deadline": None}
+    notes.notice_create(release=release, by=engineer, at=now, **fields)
     Subscriber.objects.bulk_create(
         [
             Subscriber(
