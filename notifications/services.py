@@ -67,6 +67,7 @@ class BadLink(Exception):
 # storing for them; each kind has its own salt, so one kind of link never works as another.
 
 CONFIRM_DAYS = 7
+CONFIRM_EVERY = dt.timedelta(minutes=10)
 
 
 def _link(name: str, salt: str, payload: dict, *, absolute: bool = True) -> str:
@@ -168,31 +169,47 @@ def subscribe(
     if errors:
         raise SubscriptionInvalid(errors)
     preferences = _preferences(topics, components)
-    with transaction.atomic():
-        if url:
-            if Subscriber.objects.filter(url=url).exists():
-                raise SubscriptionInvalid({"url": "This URL is subscribed already."})
-            subscriber = Subscriber(channel=Subscriber.Channel.WEBHOOK, url=url, created_at=at)
-            _apply(subscriber, preferences)
-            subscriber.confirmed_at = at  # whoever gives the URL holds its secret
-            subscriber.save()
-            subscriber.components.set(components)
-            return subscriber
-        subscriber = Subscriber.objects.select_for_update().filter(email=email).first()
-        if subscriber is None:
-            subscriber = Subscriber(channel=Subscriber.Channel.EMAIL, email=email, created_at=at)
-            _apply(subscriber, preferences)
-            subscriber.save()
-            subscriber.components.set(components)
-        content = messages.confirm([Topic(t).label for t in preferences["t"]])
-        content.data["confirm_url"] = confirm_link(subscriber, preferences)
-        queue(
-            key=f"confirm:{subscriber.pk}:{at.timestamp()}:{random.getrandbits(32)}",
-            kind=Kind.CONFIRM,
-            content=content,
-            recipients=[Recipient(Subscriber.Channel.EMAIL, email, subscriber=subscriber.pk)],
-            at=at,
-        )
+    try:
+        with transaction.atomic():
+            return _subscribe(email, url, preferences, components, at)
+    except IntegrityError:  # the same address, submitted twice at once
+        field = "url" if url else "email"
+        raise SubscriptionInvalid({field: "This address was just subscribed; try again."}) from None
+
+
+def _subscribe(email, url, preferences, components, at) -> Subscriber:
+    if url:
+        if Subscriber.objects.filter(url=url).exists():
+            raise SubscriptionInvalid({"url": "This URL is subscribed already."})
+        subscriber = Subscriber(channel=Subscriber.Channel.WEBHOOK, url=url, created_at=at)
+        _apply(subscriber, preferences)
+        subscriber.confirmed_at = at  # whoever gives the URL holds its secret
+        subscriber.save()
+        subscriber.components.set(components)
+        return subscriber
+    subscriber = Subscriber.objects.select_for_update().filter(email=email).first()
+    if subscriber is None:
+        subscriber = Subscriber(channel=Subscriber.Channel.EMAIL, email=email, created_at=at)
+        _apply(subscriber, preferences)
+        subscriber.save()
+        subscriber.components.set(components)
+    # One confirmation per address per CONFIRM_EVERY: the form cannot be used to flood a mailbox.
+    recent = Delivery.objects.filter(
+        message__kind=Kind.CONFIRM,
+        address=email,
+        created_at__gt=min(at, timezone.now()) - CONFIRM_EVERY,
+    )
+    if recent.exists():
+        return subscriber
+    content = messages.confirm([Topic(t).label for t in preferences["t"]])
+    content.data["confirm_url"] = confirm_link(subscriber, preferences)
+    queue(
+        key=f"confirm:{subscriber.pk}:{at.timestamp()}:{random.getrandbits(32)}",
+        kind=Kind.CONFIRM,
+        content=content,
+        recipients=[Recipient(Subscriber.Channel.EMAIL, email, subscriber=subscriber.pk)],
+        at=at,
+    )
     return subscriber
 
 

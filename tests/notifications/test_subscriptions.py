@@ -1,13 +1,16 @@
 """The public subscribe page: double opt-in, one-click unsubscribe, webhooks with a secret."""
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import reverse
 
 from notifications import services
 from notifications.models import Subscriber
+from tests.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 
@@ -68,15 +71,32 @@ def test_an_email_subscription_sends_nothing_but_the_confirmation_until_confirme
 
 
 def test_new_preferences_for_a_known_address_wait_for_its_confirmation(client, post):
-    post(reverse("subscribe"), {"email": "reader@example.com", "topics": ["released"]})
-    post(_link(mail.outbox[0], "subscribe/confirm"))
-    # Someone else asks to change what this address receives:
-    post(reverse("subscribe"), {"email": "reader@example.com", "topics": ["items"]})
+    with time_machine.travel(NOW, tick=False):
+        post(reverse("subscribe"), {"email": "reader@example.com", "topics": ["released"]})
+        post(_link(mail.outbox[0], "subscribe/confirm"))
+    # Someone else asks, later, to change what this address receives:
+    with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
+        post(reverse("subscribe"), {"email": "reader@example.com", "topics": ["items"]})
+    assert len(mail.outbox) == 2
     subscriber = Subscriber.objects.get()
     assert subscriber.topics == ["released"]
     post(_link(mail.outbox[-1], "subscribe/confirm"))
     subscriber.refresh_from_db()
     assert subscriber.topics == ["items"]
+
+
+def test_the_form_cannot_flood_a_mailbox_with_confirmations(post):
+    with time_machine.travel(NOW, tick=False) as traveller:
+        for _ in range(5):
+            response = post(
+                reverse("subscribe"), {"email": "victim@example.com", "topics": ["released"]}
+            )
+            assert response.status_code == 201  # the same answer: nothing to learn from it
+            traveller.shift(dt.timedelta(minutes=1))
+        assert len(mail.outbox) == 1
+        traveller.shift(dt.timedelta(minutes=10))
+        post(reverse("subscribe"), {"email": "victim@example.com", "topics": ["released"]})
+    assert len(mail.outbox) == 2
 
 
 def test_every_email_carries_a_one_click_unsubscribe(
