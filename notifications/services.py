@@ -85,10 +85,6 @@ def _read(token: str, salt: str, max_age: dt.timedelta | None = None) -> dict:
         raise BadLink("This link is not valid; copy it whole from the message.") from None
 
 
-def confirm_link(subscriber: Subscriber, preferences: dict) -> str:
-    return _link("subscription-confirm", "confirm", {"s": subscriber.pk, "p": preferences})
-
-
 def unsubscribe_link(subscriber: Subscriber, *, absolute: bool = True) -> str:
     """The subscriber's own unsubscribe link (a path, for our pages, when not ``absolute``)."""
     return _link("unsubscribe", "unsubscribe", {"s": subscriber.pk}, absolute=absolute)
@@ -202,7 +198,8 @@ def _subscribe(email, url, preferences, components, at) -> Subscriber:
     if recent.exists():
         return subscriber
     content = messages.confirm([Topic(t).label for t in preferences["t"]])
-    content.data["confirm_url"] = confirm_link(subscriber, preferences)
+    # The link itself is signed when the e-mail is sent: no usable token rests in the database.
+    content.data["preferences"] = preferences
     queue(
         key=f"confirm:{subscriber.pk}:{at.timestamp()}:{random.getrandbits(32)}",
         kind=Kind.CONFIRM,
@@ -530,7 +527,12 @@ def email_for(delivery: Delivery) -> EmailMessage:
     message = delivery.message
     text, headers = message.text, {}
     if message.kind == Kind.CONFIRM:
-        text += f"\nConfirm: {message.data['confirm_url']}\n"
+        link = _link(
+            "subscription-confirm",
+            "confirm",
+            {"s": delivery.subscriber_id, "p": message.data["preferences"]},
+        )
+        text += f"\nConfirm: {link}\n"
     elif delivery.contact_id and message.kind in ACKNOWLEDGED:
         link = acknowledge_link(delivery.contact_id, message.notice_id, message.revision)
         text += (
