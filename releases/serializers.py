@@ -21,6 +21,7 @@ from releases.models import (
     WindowPolicy,
     scope_errors,
 )
+from releases.windows import iso_utc
 
 # A "+" in a query string arrives as a space: "...T08:00:00 00:00" meant "+00:00".
 _SPACE_FOR_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
@@ -221,14 +222,8 @@ class DecisionSerializer(serializers.Serializer):
         return "allow" if decision.allowed else "deny"
 
 
-def _iso(instant: dt.datetime | None) -> str | None:
-    if instant is None:
-        return None
-    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def _interval(value) -> dict | None:
-    return None if value is None else {"start": _iso(value.start), "end": _iso(value.end)}
+    return None if value is None else {"start": iso_utc(value.start), "end": iso_utc(value.end)}
 
 
 def decision_payload(decision) -> dict:
@@ -237,7 +232,7 @@ def decision_payload(decision) -> dict:
         "decision": "allow" if decision.allowed else "deny",
         "reason": decision.reason,
         "detail": decision.detail,
-        "at": _iso(decision.at),
+        "at": iso_utc(decision.at),
         "component": decision.component,
         "window": _interval(decision.window),
         "next_window": _interval(decision.next_window),

@@ -566,6 +566,13 @@ def _subtract(
     return pieces
 
 
+def iso_utc(instant: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, as the API, pages' <time> elements and webhooks give instants."""
+    if instant is None:
+        return None
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def when(instant: dt.datetime) -> str:
     # isoformat() is several times faster than strftime(), and decide() formats a dozen.
     return instant.astimezone(UTC).isoformat(" ", "minutes")[:16] + " UTC"

@@ -8,7 +8,7 @@ from django import template
 from django.conf import settings
 from django.utils.html import format_html
 
-from releases.windows import get_zone
+from releases.windows import get_zone, iso_utc
 
 register = template.Library()
 
@@ -27,5 +27,4 @@ def instant(value: dt.datetime | None, empty: str = "—"):
     """<time datetime="…Z">local (UTC)</time>; machine-readable and readable by people."""
     if value is None:
         return empty
-    iso = value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    return format_html('<time datetime="{}">{}</time>', iso, local_and_utc(value))
+    return format_html('<time datetime="{}">{}</time>', iso_utc(value), local_and_utc(value))
