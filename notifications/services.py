@@ -44,7 +44,7 @@ from notifications.models import (
 )
 from releases import selectors as releases
 from releases.models import Component, Release, ReleaseEvent
-from releases.windows import get_zone
+from releases.windows import get_zone, iso_utc
 
 log = logging.getLogger(__name__)
 Kind = Message.Kind
@@ -497,7 +497,7 @@ def _body(delivery: Delivery, timestamp: str) -> bytes:
         {
             "id": str(message.pk),
             "type": message.kind,
-            "created_at": messages._iso(message.created_at),
+            "created_at": iso_utc(message.created_at),
             "delivery": str(delivery.uuid),
             "data": message.data,
         },

@@ -61,7 +61,7 @@ def test_a_completed_release_reaches_exactly_the_subscribers_who_asked(
     assert sent.to == ["reader@example.com"] and sent.subject.startswith("[Nightshift] Released")
 
 
-def test_the_webhook_body_is_signed_and_names_its_delivery(ship, subscribe, sink):
+def test_the_webhook_body_is_signed_and_names_its_delivery(ship, subscribe, sink, anon_api):
     subscriber = subscribe(f"{sink.url}/ok/signed")
     ship()
     [received] = sink.ok()
@@ -78,10 +78,13 @@ def test_the_webhook_body_is_signed_and_names_its_delivery(ship, subscribe, sink
     body = json.loads(received.body)
     assert body["type"] == "released" and body["id"] == str(delivery.message_id)
     assert body["delivery"] == str(delivery.uuid)
-    data = body["data"]
-    assert data["release"]["version"] == delivery.message.release.version
-    # Internal items never leave: only the public one is listed.
-    assert [i["title"] for i in data["items"]] == ["Search is faster"]
+    release = body["data"]["release"]
+    assert release["url"].endswith(f"/releases/items-api/{release['version']}/")
+    # The release as the public notes API gives it: a receiver parses one documented shape,
+    # and internal items never leave (only the public one is listed).
+    [day] = anon_api.get("/api/v1/notes/").json()["results"]
+    assert {k: v for k, v in release.items() if k != "url"} == day["releases"][0]
+    assert [i["title"] for g in release["items"] for i in g["items"]] == ["Search is faster"]
 
 
 def test_deliveries_are_written_in_the_events_transaction_or_not_at_all(
