@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from accounts.roles import SENIOR_MANAGEMENT
 from approvals.models import ApprovalRequest
-from notifications.messages import Content
+from notifications.messages import Content, url
 from notifications.models import Message, Subscriber
 from notifications.services import Recipient, queue
 from releases.templatetags.instants import local_and_utc
 
 
 def _link(request: ApprovalRequest) -> str:
-    return settings.SITE_URL + reverse("admin:approvals_approvalrequest_change", args=[request.pk])
+    return url(reverse("admin:approvals_approvalrequest_change", args=[request.pk]))
 
 
 def _to(addresses) -> list[Recipient]:

@@ -85,9 +85,9 @@ def _read(token: str, salt: str, max_age: dt.timedelta | None = None) -> dict:
         raise BadLink("This link is not valid; copy it whole from the message.") from None
 
 
-def unsubscribe_link(subscriber: Subscriber, *, absolute: bool = True) -> str:
+def unsubscribe_link(subscriber_id: int, *, absolute: bool = True) -> str:
     """The subscriber's own unsubscribe link (a path, for our pages, when not ``absolute``)."""
-    return _link("unsubscribe", "unsubscribe", {"s": subscriber.pk}, absolute=absolute)
+    return _link("unsubscribe", "unsubscribe", {"s": subscriber_id}, absolute=absolute)
 
 
 def acknowledge_link(contact_id: int, notice_id: int, revision: int) -> str:
@@ -243,15 +243,22 @@ def subscriber_unsubscribe(*, subscriber: Subscriber, at: dt.datetime | None = N
 # --- Acknowledgements ---------------------------------------------------------------------------
 
 
+def acknowledgement_refusal(notice: AdvanceNotice, revision: int) -> str | None:
+    """Why this revision of the notice cannot be acknowledged (now), or None."""
+    if notice.status != AdvanceNotice.Status.PUBLISHED:
+        return f"This notice is {notice.get_status_display().lower()}; nothing to acknowledge."
+    if not 1 <= revision <= notice.revision:
+        return "This link names a revision the notice never had."
+    return None
+
+
 def acknowledge(
     *, contact: Contact, notice: AdvanceNotice, revision: int, at: dt.datetime | None = None
 ) -> tuple[Acknowledgement, bool]:
     """Record that ``contact`` read ``revision`` of ``notice``; following the link twice is fine."""
     at = at or timezone.now()
-    if notice.status != AdvanceNotice.Status.PUBLISHED:
-        raise BadLink(f"This notice is {notice.get_status_display().lower()}; nothing to do.")
-    if not 1 <= revision <= notice.revision:
-        raise BadLink("This link names a revision the notice never had.")
+    if refusal := acknowledgement_refusal(notice, revision):
+        raise BadLink(refusal)
     try:
         with transaction.atomic():
             return Acknowledgement.objects.get_or_create(
@@ -540,7 +547,7 @@ def email_for(delivery: Delivery) -> EmailMessage:
             f"have read this notice (revision {message.revision}): {link}\n"
         )
     if delivery.subscriber_id and message.kind != Kind.CONFIRM:
-        link = _link("unsubscribe", "unsubscribe", {"s": delivery.subscriber_id})
+        link = unsubscribe_link(delivery.subscriber_id)
         text += f"\nUnsubscribe: {link}\n"
         # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs here.
         headers["List-Unsubscribe"] = f"<{link}>"

@@ -7,6 +7,7 @@ unsubscribe also takes the mail client's one-click POST.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -53,9 +54,9 @@ def subscribe(request):
             for field, error in exc.errors.items():
                 form.add_error(field if field in form.fields else None, error)
         else:
-            context = {"subscriber": subscriber}
+            context = {"subscriber": subscriber, "timeout": settings.WEBHOOK_TIMEOUT_SECONDS}
             if subscriber.url:
-                context["unsubscribe"] = services.unsubscribe_link(subscriber, absolute=False)
+                context["unsubscribe"] = services.unsubscribe_link(subscriber.pk, absolute=False)
             return render(request, "notifications/subscribed.html", context, status=201)
     status = 400 if form.errors else 200
     return render(request, "notifications/subscribe.html", {"form": form}, status=status)
@@ -82,7 +83,7 @@ def confirm(request, token: str):
         "notifications/confirmed.html",
         {
             "subscriber": subscriber,
-            "unsubscribe": services.unsubscribe_link(subscriber, absolute=False),
+            "unsubscribe": services.unsubscribe_link(subscriber.pk, absolute=False),
         },
     )
 
@@ -107,13 +108,11 @@ def acknowledge(request, token: str):
     try:
         contact, notice, revision = services.read_acknowledgement(token)
         context = {"contact": contact, "notice": notice, "revision": revision}
-        if notice.status != notice.Status.PUBLISHED:
-            raise services.BadLink(
-                f"This notice is {notice.get_status_display().lower()}; nothing to acknowledge."
-            )
         if request.method == "POST":
             ack, created = services.acknowledge(contact=contact, notice=notice, revision=revision)
             context |= {"ack": ack, "created": created}
+        elif refusal := services.acknowledgement_refusal(notice, revision):
+            raise services.BadLink(refusal)
     except services.BadLink as exc:
         return _bad_link(request, exc)
     return render(request, "notifications/acknowledge.html", context)

@@ -166,3 +166,15 @@ def test_withdrawing_tells_everyone_who_was_told(
     assert all(m.subject.startswith("[Nightshift] Withdrawn: ") for m in mail.outbox)
     assert all("/acknowledge/" not in m.body for m in mail.outbox)
     assert Delivery.objects.filter(status="delivered").count() == 4
+
+
+def test_a_link_to_a_withdrawn_notice_says_so_and_records_nothing(
+    publish, key_account, engineer, client
+):
+    notice = publish()
+    path = _ack_path(_to("hank@globex.example")[0])
+    notes.notice_withdraw(notice=notice, by=engineer, at=NOW)
+    for response in (client.get(path), client.post(path)):
+        assert response.status_code == 400
+        assert "This notice is withdrawn; nothing to acknowledge." in response.content.decode()
+    assert not Acknowledgement.objects.exists()
