@@ -160,3 +160,14 @@ def test_notification_settings_that_would_break_delivery_fail_loudly(tmp_path, e
     result = _manage("check", NIGHTSHIFT_VAR_DIR=str(tmp_path), **env)
     assert result.returncode != 0
     assert words in result.stderr
+
+
+def test_the_task_cluster_is_configured_so_the_outbox_stays_the_source_of_truth(settings):
+    q = settings.Q_CLUSTER
+    # retry above timeout, or the ORM broker hands a still-running task to a second worker.
+    assert q["retry"] > q["timeout"]
+    # Failures are acknowledged and bounded; the sweeper, not the broker, retries deliveries.
+    assert q["ack_failures"] is True and 1 <= q["max_attempts"] <= 10
+    assert q["catch_up"] is False  # a cluster back after a night away runs each schedule once
+    # Django's PostgreSQL pool breaks inside the forked cluster: it must not be switched on.
+    assert "pool" not in settings.DATABASES["default"].get("OPTIONS", {})

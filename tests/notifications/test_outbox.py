@@ -2,17 +2,18 @@
 
 import datetime as dt
 import json
+import threading
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
 
 from notifications import services, webhooks
 from notifications.messages import Content
 from notifications.models import Delivery, Message
 from releases import services as releases
-from tests.conftest import NOW, WED_WINDOW
+from tests.conftest import NOW, WED_WINDOW, postgres_only, threaded_db
 
 pytestmark = pytest.mark.django_db
 START, DONE = WED_WINDOW + dt.timedelta(minutes=5), WED_WINDOW + dt.timedelta(minutes=40)
@@ -254,3 +255,54 @@ def test_a_batch_out_of_time_gives_the_rest_back_without_using_their_attempts(
         )
     assert sorted(r.path for r in sink.ok()) == ["/ok/0", "/ok/1", "/ok/2"]
     assert set(Delivery.objects.values_list("status", "attempts")) == {("delivered", 1)}
+
+
+@postgres_only
+@threaded_db
+def test_two_clusters_sweeping_at_once_queue_different_deliveries(monkeypatch):
+    """SKIP LOCKED: the second sweep neither waits for the first nor queues what it holds."""
+    message = Message.objects.create(
+        key="k", kind="released", subject="s", text="t", created_at=NOW
+    )
+    Delivery.objects.bulk_create(
+        Delivery(
+            message=message,
+            channel="email",
+            address=f"r{i}@example.com",
+            next_attempt_at=NOW,
+            created_at=NOW,
+        )
+        for i in range(5)
+    )
+    queued: dict[str, list[int]] = {}
+    first_holds, second_done = threading.Event(), threading.Event()
+
+    def first():
+        with transaction.atomic():
+            services.sweep(now=NOW + dt.timedelta(seconds=1), limit=3)
+            first_holds.set()
+            # Still inside its transaction, its three rows locked, until the second is done.
+            queued["second_finished_meanwhile"] = second_done.wait(5)
+        connection.close()
+
+    def second():
+        first_holds.wait(10)
+        with transaction.atomic():
+            ids = list(Delivery.objects.filter(queued_at__isnull=True).values_list("pk", flat=True))
+            queued["second_sees"] = ids
+            services.sweep(now=NOW + dt.timedelta(seconds=1))
+        second_done.set()
+        connection.close()
+
+    # After each commit, in the committing thread: record which sweep queued what.
+    monkeypatch.setattr(
+        services, "enqueue", lambda ids: queued.__setitem__(threading.current_thread().name, ids)
+    )
+    threads = [threading.Thread(target=f, name=f.__name__) for f in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert queued["second_finished_meanwhile"], "the second sweep waited for the first's locks"
+    assert len(queued["first"]) == 3 and len(queued["second"]) == 2
+    assert set(queued["first"]).isdisjoint(queued["second"])
