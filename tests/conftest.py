@@ -100,6 +100,25 @@ NOW = dt.datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
 WED_WINDOW = dt.datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 
 
+SLOT = (utc(2026, 12, 1, 14), utc(2026, 12, 1, 16))  # Tuesday afternoon: no regular window
+IN_SLOT = utc(2026, 12, 1, 14, 30)
+
+
+def ask(release, by, **overrides):
+    """File an approval request through the service (high urgency, SLOT, at NOW)."""
+    from approvals import services
+
+    values = {
+        "urgency": "high",
+        "justification": "Connection leak takes the API down nightly.",
+        "slot_start": SLOT[0],
+        "slot_end": SLOT[1],
+        "at": NOW,
+    }
+    values.update(overrides)
+    return services.request_create(release=release, by=by, **values)
+
+
 @pytest.fixture
 def make_release(engineer, api_component):
     """Schedule a release through the service (regular, Wednesday's window, 60 minutes)."""

@@ -13,7 +13,7 @@ from accounts.services import apikey_create
 from approvals import services
 from approvals.models import ApprovalDecision, ApprovalRequest
 from releases import services as releases
-from tests.conftest import NOW, postgres_only, threaded_db, utc
+from tests.conftest import NOW, ask, postgres_only, threaded_db, utc
 
 pytestmark = pytest.mark.django_db
 SLOT = {"slot_start": "2026-12-01T06:00:00-08:00", "slot_end": "2026-12-01T08:00:00-08:00"}
@@ -102,13 +102,11 @@ def test_the_list_filters_and_puts_pending_urgent_and_old_first(
             kind="exceptional", version=version, scheduled_start=utc(2026, 12, 1, 14, 30)
         )
         made.append(
-            services.request_create(
-                release=release,
-                by=engineer,
+            ask(
+                release,
+                engineer,
                 urgency=urgency,
                 justification="x",
-                slot_start=utc(2026, 12, 1, 14),
-                slot_end=utc(2026, 12, 1, 16),
                 at=NOW + dt.timedelta(minutes=minutes),
             )
         )
@@ -139,15 +137,7 @@ ROLES = ["anonymous", "customer", "engineer", "requester", "other"]
 @pytest.mark.parametrize("role", ROLES)
 def test_authorization_matrix(endpoint, role, make_release, engineer, manager, manager2, customer):
     release = make_release(kind="exceptional", scheduled_start=utc(2026, 12, 1, 14, 30))
-    request = services.request_create(
-        release=release,
-        by=manager,
-        urgency="high",
-        justification="x",
-        slot_start=utc(2026, 12, 1, 14),
-        slot_end=utc(2026, 12, 1, 16),
-        at=NOW,
-    )
+    request = ask(release, manager, justification="x")
     user = {
         "anonymous": None,
         "customer": customer,
@@ -213,15 +203,7 @@ def test_twenty_managers_at_once_with_quorum_one_reach_exactly_one_outcome(
     engineer, api_component, make_release
 ):
     release = make_release(kind="exceptional", scheduled_start=utc(2026, 12, 1, 14, 30))
-    request = services.request_create(
-        release=release,
-        by=engineer,
-        urgency="high",
-        justification="x",
-        slot_start=utc(2026, 12, 1, 14),
-        slot_end=utc(2026, 12, 1, 16),
-        at=NOW,
-    )
+    request = ask(release, engineer, justification="x")
     managers = _managers(20)
     calls = [
         (
@@ -247,15 +229,7 @@ def test_two_simultaneous_approvals_with_quorum_two_both_count_and_approve_once(
 ):
     settings.APPROVAL_QUORUM = settings.APPROVAL_QUORUM_CRITICAL = 2
     release = make_release(kind="exceptional", scheduled_start=utc(2026, 12, 1, 14, 30))
-    request = services.request_create(
-        release=release,
-        by=engineer,
-        urgency="high",
-        justification="x",
-        slot_start=utc(2026, 12, 1, 14),
-        slot_end=utc(2026, 12, 1, 16),
-        at=NOW,
-    )
+    request = ask(release, engineer, justification="x")
     first, second = _managers(2)
     results = _race(
         [
@@ -273,15 +247,7 @@ def test_two_simultaneous_approvals_with_quorum_two_both_count_and_approve_once(
 def test_the_inbox_shows_what_a_manager_needs_and_decides_from_there(
     client, urgent, engineer, manager
 ):
-    request = services.request_create(
-        release=urgent,
-        by=engineer,
-        urgency="critical",
-        justification="Data loss bug.",
-        slot_start=utc(2026, 12, 1, 14),
-        slot_end=utc(2026, 12, 1, 16),
-        at=NOW,
-    )
+    request = ask(urgent, engineer, urgency="critical", justification="Data loss bug.")
     client.force_login(manager)
     inbox = client.get("/admin/approvals/approvalrequest/").content.decode()
     assert "Critical" in inbox and "Pending" in inbox

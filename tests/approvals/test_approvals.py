@@ -14,11 +14,9 @@ from approvals import services
 from approvals.models import ApprovalRequest
 from notifications.models import Delivery
 from releases import services as releases
-from tests.conftest import NOW, utc
+from tests.conftest import IN_SLOT, NOW, SLOT, ask, utc
 
 pytestmark = pytest.mark.django_db
-SLOT = (utc(2026, 12, 1, 14), utc(2026, 12, 1, 16))  # Tuesday afternoon: no regular window
-IN_SLOT = utc(2026, 12, 1, 14, 30)
 
 
 @pytest.fixture
@@ -26,18 +24,6 @@ def urgent(make_release, engineer):
     """An announced exceptional release, owned by the engineer."""
     release = make_release(kind="exceptional", version="3.9.1", scheduled_start=IN_SLOT)
     return releases.release_announce(release=release, by=engineer, at=NOW)
-
-
-def ask(release, by, **overrides):
-    values = {
-        "urgency": "high",
-        "justification": "Connection leak takes the API down nightly.",
-        "slot_start": SLOT[0],
-        "slot_end": SLOT[1],
-        "at": NOW,
-    }
-    values.update(overrides)
-    return services.request_create(release=release, by=by, **values)
 
 
 def test_asking_notifies_the_managers_who_may_decide(

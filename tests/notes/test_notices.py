@@ -8,7 +8,7 @@ from approvals import services as approvals
 from notes import services
 from notes.models import AdvanceNotice
 from releases import services as releases
-from tests.conftest import NOW, utc
+from tests.conftest import NOW, ask, utc
 
 pytestmark = pytest.mark.django_db
 FAR_WINDOW = utc(2027, 1, 6, 8, 15)  # a Wednesday window five weeks after NOW
@@ -90,15 +90,8 @@ def test_an_approval_that_says_so_waives_the_lead_time(make_release, engineer, m
             impact="perceptible",
             scheduled_start=utc(2026, 12, 1, 14, 30),
         )
-        request = approvals.request_create(
-            release=release,
-            by=engineer,
-            urgency="critical",
-            justification="Breach fix",
-            slot_start=utc(2026, 12, 1, 14),
-            slot_end=utc(2026, 12, 1, 16),
-            waives_notice=waives,
-            at=NOW,
+        request = ask(
+            release, engineer, urgency="critical", justification="Breach fix", waives_notice=waives
         )
         approvals.request_decide(request=request, by=manager, verdict="approve", at=NOW)
         return release
