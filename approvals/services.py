@@ -26,7 +26,7 @@ from approvals import messages
 from approvals.models import ApprovalDecision, ApprovalRequest
 from releases import guards
 from releases.models import Release, ReleaseEvent
-from releases.services import record_event
+from releases.services import record_event, release_publicity
 from releases.windows import lasting, when
 
 Status = ApprovalRequest.Status
@@ -52,7 +52,8 @@ class ApprovalInvalid(Exception):
 
 
 def fingerprint(release: Release, slot_start: dt.datetime, slot_end: dt.datetime) -> str:
-    """A digest of exactly what is being approved."""
+    """A digest of exactly what is being approved, and whose release it is: a change of owner
+    voids an approval like any other change (nobody approves by handing a release around)."""
     items = [
         (i.title, i.description, i.type, i.breaking, i.public)
         for i in sorted(release.items.all(), key=lambda i: i.pk)
@@ -64,6 +65,7 @@ def fingerprint(release: Release, slot_start: dt.datetime, slot_end: dt.datetime
         "schedule": [release.scheduled_start.isoformat(), release.expected_duration_minutes],
         "impact": release.impact,
         "items": items,
+        "owner": release.owner_id,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
@@ -165,6 +167,8 @@ def _settle(request: ApprovalRequest, status: str, *, by, at: dt.datetime, detai
     request.decided_at = at
     request.save(update_fields=["status", "decided_at"])
     release = request.release
+    # An authorization granted or gone changes when customers may see the release.
+    release_publicity(release=release, at=at)
     record_event(
         release,
         action=f"approval_{status}",
@@ -183,6 +187,17 @@ def _stale_reason(request: ApprovalRequest, at: dt.datetime) -> tuple[str, str] 
     if fingerprint(request.release, request.slot_start, request.slot_end) != request.fingerprint:
         return Status.INVALIDATED, "The release changed after this request was made."
     return None
+
+
+def owners_since(request: ApprovalRequest) -> set[int]:
+    """Everyone who owned the request's release from when it was filed until now."""
+    owners = {request.release.owner_id}
+    changes = ReleaseEvent.objects.filter(
+        release_id=request.release_id, at__gte=request.created_at, details__has_key="owners"
+    ).values_list("details", flat=True)
+    for details in changes:
+        owners.update(details["owners"])
+    return owners
 
 
 def request_decide(
@@ -214,9 +229,11 @@ def request_decide(
             raise ApprovalRefused(
                 "own_request", "You asked for this; someone else decides.", status=403
             )
-        if by.pk == request.release.owner_id:
+        if by.pk in owners_since(request):
             raise ApprovalRefused(
-                "release_owner", "You own this release; someone else decides.", status=403
+                "release_owner",
+                "You own this release, or did since the request was filed; someone else decides.",
+                status=403,
             )
         if request.status != Status.PENDING:
             raise ApprovalRefused(

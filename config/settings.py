@@ -215,7 +215,11 @@ DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 60, minimum=1)
 DELIVERY_REQUEUE_SECONDS = env_int("DELIVERY_REQUEUE_SECONDS", 300, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
-ITEMS_ANNOUNCE_HOURS = env_int("ITEMS_ANNOUNCE_HOURS", 24, minimum=0)
+# A release with no perceptible impact is public from its window's opening (the guide: "as they
+# occur"); this moves that moment earlier, for its items and pages alike.
+ITEMS_ANNOUNCE_HOURS = env_int("ITEMS_ANNOUNCE_HOURS", 0, minimum=0)
+# Edits to a published notice within this many minutes reach customers as one message.
+NOTICE_REVISION_HOLD_MINUTES = env_int("NOTICE_REVISION_HOLD_MINUTES", 5, minimum=0)
 _reminder_days = env_list("NOTICE_REMINDER_DAYS", ["14", "7", "1"])
 if not all(days.isdigit() and int(days) > 0 for days in _reminder_days):
     raise ImproperlyConfigured(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from django.core.paginator import Paginator
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
@@ -50,6 +51,7 @@ class NotesView(APIView):
         query.is_valid(raise_exception=True)
         values = query.validated_data
         releases = selectors.filtered(
+            at=getattr(request, "now", None) or timezone.now(),
             component=values.get("component"),
             item_type=values.get("type"),
             start=values.get("start"),

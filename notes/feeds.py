@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib.syndication.views import Feed
 from django.http import Http404
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
 from icalendar import Calendar, Event, vRecur
 
@@ -103,6 +105,17 @@ def _stamp(event: Event, obj, now: dt.datetime) -> None:
 # --- Atom ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FeedQuery:
+    """What one request asks a feed for (one Feed instance serves every request and thread)."""
+
+    component: str | None
+    now: dt.datetime
+
+    def __str__(self) -> str:
+        return self.component or ""
+
+
 class _ComponentFeed(Feed):
     """A feed of everything, or of one component with ?component=<slug>."""
 
@@ -112,7 +125,8 @@ class _ComponentFeed(Feed):
         slug = request.GET.get("component") or None
         if slug and not Component.objects.filter(slug=slug).exists():
             raise Http404(f"Unknown component '{slug}'.")
-        return slug
+        # The instant the validator was computed for (see notes.views._etag).
+        return FeedQuery(slug, getattr(request, "now", None) or timezone.now())
 
     def author_name(self):
         return "Nightshift release team"
@@ -121,21 +135,21 @@ class _ComponentFeed(Feed):
 class ReleasesFeed(_ComponentFeed):
     """Public releases: the items announced, then what actually shipped (or the rollback)."""
 
-    def title(self, component):
-        return f"Nightshift releases{f' — {component}' if component else ''}"
+    def title(self, query):
+        return f"Nightshift releases{f' — {query}' if query.component else ''}"
 
-    def subtitle(self, component):
+    def subtitle(self, query):
         return "Items to be released, what was released, and rollbacks."
 
-    def link(self, component):
-        return reverse("release-notes") + (f"?component={component}" if component else "")
+    def link(self, query):
+        return reverse("release-notes") + (f"?component={query}" if query.component else "")
 
-    def items(self, component):
+    def items(self, query):
         from notes import selectors
 
-        releases = selectors.public_releases()
-        if component:
-            releases = releases.filter(component__slug=component)
+        releases = selectors.public_releases(at=query.now)
+        if query.component:
+            releases = releases.filter(component__slug=query.component)
         return [selectors.release_note(r) for r in releases[:50]]
 
     def item_title(self, note):
@@ -169,22 +183,24 @@ class ReleasesFeed(_ComponentFeed):
 class NoticesFeed(_ComponentFeed):
     """Advance notices of releases that need customers to act."""
 
-    def title(self, component):
-        return f"Nightshift advance notices{f' — {component}' if component else ''}"
+    def title(self, query):
+        return f"Nightshift advance notices{f' — {query}' if query.component else ''}"
 
-    def link(self, component):
+    def link(self, query):
         return reverse("notices")
 
-    def items(self, component):
+    def items(self, query):
         from notes import selectors
 
         notices = selectors.public_notices().order_by("-published_at")
-        if component:
-            notices = notices.filter(components__slug=component).distinct()
+        if query.component:
+            notices = notices.filter(components__slug=query.component).distinct()
         return notices[:50]
 
     def item_title(self, notice):
-        return f"{notice.headline} ({notice.get_status_display().lower()})"
+        outcome = notice.outcome
+        state = outcome.label if outcome else notice.get_status_display()
+        return f"{notice.headline} ({state.lower()})"
 
     def item_description(self, notice):
         return render_to_string("notes/_notice_body.html", {"notice": notice, "feed": True})

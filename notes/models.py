@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import NamedTuple
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -70,6 +73,24 @@ class AdvanceNotice(models.Model):
 
     def __str__(self):
         return self.headline or f"Notice for {self.release}"
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """What became of the release it announced, once something did (from the release)."""
+        release = self.release
+        if release.state in (Release.State.RELEASED, Release.State.VERIFIED):
+            return Outcome("shipped", "Shipped", release.completed_at)
+        if release.state == Release.State.ROLLED_BACK:
+            return Outcome("rolled_back", "Rolled back", release.rollback.at)
+        if release.state == Release.State.CANCELLED or self.status == self.Status.WITHDRAWN:
+            return Outcome("withdrawn", "Withdrawn", None)
+        return None
+
+
+class Outcome(NamedTuple):
+    code: str  # shipped | rolled_back | withdrawn
+    label: str
+    at: dt.datetime | None
 
 
 # The guide's fields, all required before publishing, with the words errors use.

@@ -1,7 +1,8 @@
 """What customers may read: public releases and items, aggregated; public notices.
 
-Public means: a release that has been announced (or gone further, rolled back included), its
-public items only. Cancelled and planned releases and internal items never appear.
+Public means: a release that has been announced (or gone further, rolled back included) and
+whose ``public_from`` has come (``Release.objects.public``), its public items only. Cancelled
+and planned releases and internal items never appear.
 """
 
 from __future__ import annotations
@@ -15,25 +16,18 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from notes.models import AdvanceNotice
+from releases import selectors as release_selectors
 from releases.models import Release, ReleaseEvent, ReleaseItem
 from releases.windows import get_zone
 
-PUBLIC_STATES = [
-    Release.State.ANNOUNCED,
-    Release.State.IN_PROGRESS,
-    Release.State.RELEASED,
-    Release.State.VERIFIED,
-    Release.State.ROLLED_BACK,
-]
 SHIPPED_STATES = {Release.State.RELEASED, Release.State.VERIFIED, Release.State.ROLLED_BACK}
 TYPE_ORDER = [t.value for t in ReleaseItem.Type]  # Keep a Changelog's order
 
 
-def public_releases() -> QuerySet[Release]:
-    """Public releases with their public items (as ``public_items``), in constant queries."""
+def with_public_parts(releases: QuerySet[Release]) -> QuerySet[Release]:
+    """Releases with what customers may read of them (``public_items``), in constant queries."""
     return (
-        Release.objects.filter(state__in=PUBLIC_STATES)
-        .select_related("component")
+        releases.select_related("component")
         .prefetch_related(
             Prefetch(
                 "items",
@@ -47,8 +41,13 @@ def public_releases() -> QuerySet[Release]:
     )
 
 
-def public_release(component: str, version: str) -> Release | None:
-    return public_releases().filter(component__slug=component, version=version).first()
+def public_releases(*, at: dt.datetime) -> QuerySet[Release]:
+    """The releases customers may see at ``at``, with their public items."""
+    return with_public_parts(Release.objects.public(at=at))
+
+
+def public_release(component: str, version: str, *, at: dt.datetime) -> Release | None:
+    return public_releases(at=at).filter(component__slug=component, version=version).first()
 
 
 @dataclass
@@ -101,13 +100,14 @@ def release_note(release: Release, *, item_type: str | None = None) -> ReleaseNo
 
 def filtered(
     *,
+    at: dt.datetime,
     component: str | None = None,
     item_type: str | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> QuerySet[Release]:
     """Public releases, by component, item type and Pacific date range (inclusive)."""
-    releases = public_releases()
+    releases = public_releases(at=at)
     zone = get_zone(settings.DISPLAY_TIME_ZONE)
     if component:
         releases = releases.filter(component__slug=component)
@@ -141,23 +141,35 @@ def by_day(releases, *, item_type: str | None = None) -> list[DaySection]:
 def public_notices() -> QuerySet[AdvanceNotice]:
     return (
         AdvanceNotice.objects.public()
-        .select_related("release__component")
+        .select_related("release__component", "release__rollback")
         .prefetch_related("components", "revisions")
     )
 
 
-def public_version() -> str:
+def public_version(now: dt.datetime, *, windows: bool = False) -> str:
     """Changes whenever anything public may have: the validator of pages, feeds and the API.
 
-    Every public change to a release writes a ReleaseEvent, and events are append-only, so the
-    newest event id (an index lookup, however long the history) stands for all of them;
-    notices are few and carry updated_at. One query: it runs on every revalidation.
+    Writes: every public change to a release writes a ReleaseEvent, and events are append-only,
+    so the newest event id (an index lookup, however long the history) stands for all of them;
+    notices are few and carry updated_at. The clock: what a page shows also changes when a
+    release's ``public_from`` or a notice's date passes (and, for pages that say whether a
+    window is open, at each window's opening and closing), so the latest such instant already
+    passed is part of it. Two queries at most: it runs on every revalidation.
     """
     events, notices = ReleaseEvent._meta.db_table, AdvanceNotice._meta.db_table
+    releases = Release._meta.db_table
+    published = AdvanceNotice.Status.PUBLISHED.value
+    instant = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT MAX(id) FROM {events}), (SELECT MAX(updated_at) FROM {notices}), "  # noqa: S608 - model names
-            f"(SELECT COUNT(*) FROM {notices})"
+            f"(SELECT COUNT(*) FROM {notices}), "
+            f"(SELECT MAX(public_from) FROM {releases} WHERE public_from <= %s), "
+            f"(SELECT MAX(tentative_start) FROM {notices} "
+            f"WHERE status = %s AND tentative_start <= %s)",
+            [instant, published, instant],
         )
-        raw = ":".join(str(value) for value in cursor.fetchone())
-    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+        parts = [str(value) for value in cursor.fetchone()]
+    if windows:
+        parts.append(str(release_selectors.last_window_change(now)))
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]

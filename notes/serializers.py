@@ -1,8 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notes.models import AdvanceNotice
 from notes.rendering import render_markdown
 from releases.serializers import AwareDateTimeField
+from releases.windows import iso_utc
 
 
 class NotesQuerySerializer(serializers.Serializer):
@@ -59,12 +61,20 @@ class DaySerializer(serializers.Serializer):
     releases = NoteSerializer(source="notes", many=True)
 
 
+class OutcomeSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["shipped", "rolled_back", "withdrawn"])
+    at = serializers.DateTimeField(allow_null=True)
+
+
 class NoticeSerializer(serializers.ModelSerializer):
     release = serializers.PrimaryKeyRelatedField(read_only=True)
     component = serializers.CharField(source="release.component.slug", read_only=True)
     tentative_start = AwareDateTimeField(required=False, allow_null=True)
     action_deadline = AwareDateTimeField(required=False, allow_null=True)
     revisions = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField(
+        help_text="What became of the release: shipped, rolled_back or withdrawn (null: not yet)."
+    )
 
     class Meta:
         model = AdvanceNotice
@@ -86,9 +96,17 @@ class NoticeSerializer(serializers.ModelSerializer):
             "revision",
             "published_at",
             "updated_at",
+            "outcome",
             "revisions",
         ]
         read_only_fields = ["status", "revision", "published_at", "updated_at"]
+
+    @extend_schema_field(OutcomeSerializer(allow_null=True))
+    def get_outcome(self, notice) -> dict | None:
+        outcome = notice.outcome
+        if outcome is None:
+            return None
+        return {"code": outcome.code, "at": iso_utc(outcome.at)}
 
     def get_revisions(self, notice) -> list[dict]:
         return [

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notes.guards import NoticeFacts
 from notes.models import REQUIRED_TO_PUBLISH, AdvanceNotice, NoticeRevision
-from releases.models import Release
+from releases.guards import NoticeFacts
+from releases.models import Release, ReleaseEvent
 from releases.services import record_event
 from releases.templatetags.instants import local_and_utc
 from releases.windows import get_zone
@@ -238,16 +238,43 @@ def notice_done(*, notice: AdvanceNotice, by, at: dt.datetime | None = None):
 
 
 def notice_facts(release: Release, at: dt.datetime) -> dict:
-    """The notice, as the lead-time guard sees it (plugged into releases' facts)."""
-    if release.impact != Release.Impact.PERCEPTIBLE or release.pk is None:
+    """The release's notice, as the lead-time guards see it (plugged into releases' facts)."""
+    if release.pk is None:
         return {}
     notice = AdvanceNotice.objects.filter(release=release).first()
     if notice is None:
-        return {"extra": {"notice": NoticeFacts(None, None, dt.timedelta(0))}}
+        return {"notice": NoticeFacts(None, None, dt.timedelta(0))}
     return {
-        "extra": {
-            "notice": NoticeFacts(
-                notice.status, notice.published_at, lead_time(notice.impact_level)
-            )
-        }
+        "notice": NoticeFacts(notice.status, notice.published_at, lead_time(notice.impact_level))
     }
+
+
+# --- The notice follows its release (plugged into releases' event hooks) ------------------------
+
+
+def on_release_event(event: ReleaseEvent) -> None:
+    """Keep a published notice true to its release, in the transaction of the release's event.
+
+    Rescheduled: the notice's date follows, as a revision customers are told of. Completed or
+    rolled back: the notice is done (its page shows the outcome). Cancelled: it is withdrawn,
+    and customers are told they need not act.
+    """
+    if event.action not in ("rescheduled", "complete", "rollback", "cancel"):
+        return
+    notice = (
+        AdvanceNotice.objects.filter(
+            release_id=event.release_id, status=AdvanceNotice.Status.PUBLISHED
+        )
+        .select_related("release")
+        .first()
+    )
+    if notice is None:
+        return
+    if event.action == "rescheduled":
+        if "scheduled_start" in event.details.get("to", {}):
+            start = notice.release.scheduled_start
+            notice_update(notice=notice, by=event.actor, at=event.at, tentative_start=start)
+    elif event.action == "cancel":
+        notice_withdraw(notice=notice, by=event.actor, at=event.at)
+    else:
+        notice_done(notice=notice, by=event.actor, at=event.at)

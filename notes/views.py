@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from functools import partial
 
 from django import forms
 from django.core.paginator import Paginator
@@ -18,14 +19,22 @@ from releases import selectors as release_selectors
 from releases.models import Component, Freeze, ReleaseItem, WindowPolicy
 
 
-def _etag(request, *args, **kwargs) -> str:
+def _etag(request, *args, windows: bool = False, **kwargs) -> str:
     # The path and query string are part of what a page shows; the digest is stable across
-    # processes (Python's hash() is not), so every gunicorn worker agrees on it.
+    # processes (Python's hash() is not), so every gunicorn worker agrees on it. The view reads
+    # the same instant (request.now), so the page and its validator agree on what was public.
+    request.now = timezone.now()
     path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:12]
-    return f'"{selectors.public_version()}-{path}"'
+    return f'"{selectors.public_version(request.now, windows=windows)}-{path}"'
+
+
+def _now(request) -> dt.datetime:
+    return getattr(request, "now", None) or timezone.now()
 
 
 public = condition(etag_func=_etag)
+# Pages that say whether each component's window is open now.
+public_with_windows = condition(etag_func=partial(_etag, windows=True))
 
 
 @require_safe
@@ -44,14 +53,15 @@ def windows_ics(request):
 @public
 def releases_ics(request):
     """Scheduled releases and the tentative dates of advance notices."""
-    releases = selectors.public_releases().filter(
-        scheduled_start__gte=timezone.now() - dt.timedelta(days=90)
+    now = _now(request)
+    releases = selectors.public_releases(at=now).filter(
+        scheduled_start__gte=now - dt.timedelta(days=90)
     )
     notices = selectors.public_notices().filter(status=AdvanceNotice.Status.PUBLISHED)
     body = feeds.releases_calendar(
         releases,
         notices,
-        now=timezone.now(),
+        now=now,
         host=_host(request),
         site=request.build_absolute_uri("/").rstrip("/"),
     )
@@ -69,22 +79,22 @@ def _calendar_response(body: bytes, filename: str) -> HttpResponse:
 
 
 @require_safe
-@public
+@public_with_windows
 def home(request):
     """The next windows and their releases, the latest releases and the upcoming notices."""
-    now = timezone.now()
+    now = _now(request)
     calendar = release_selectors.window_calendar()
     components = list(Component.objects.order_by("name"))
     rows = [{"component": c, "decision": calendar.decide(now, c.slug)} for c in components]
     upcoming = list(
-        selectors.public_releases()
+        selectors.public_releases(at=now)
         .filter(scheduled_start__gte=now)
         .order_by("scheduled_start", "id")[:10]
     )
-    latest = list(selectors.public_releases().filter(scheduled_start__lt=now)[:8])
+    latest = list(selectors.public_releases(at=now).filter(scheduled_start__lt=now)[:8])
     notices = list(
         selectors.public_notices()
-        .filter(status=AdvanceNotice.Status.PUBLISHED)
+        .filter(status=AdvanceNotice.Status.PUBLISHED, tentative_start__gt=now)
         .order_by("tentative_start")[:5]
     )
     return render(
@@ -131,6 +141,7 @@ def release_notes(request):
     values = form.cleaned_data if form.is_bound and form.is_valid() else {}
     item_type = values.get("type") or None
     releases = selectors.filtered(
+        at=_now(request),
         component=values.get("component") or None,
         item_type=item_type,
         start=values.get("start"),
@@ -154,7 +165,7 @@ def release_notes(request):
 @require_safe
 @public
 def release_detail(request, component: str, version: str):
-    release = selectors.public_release(component, version)
+    release = selectors.public_release(component, version, at=_now(request))
     if release is None:
         raise Http404("No such public release.")
     return render(request, "notes/release.html", {"note": selectors.release_note(release)})
@@ -163,12 +174,12 @@ def release_detail(request, component: str, version: str):
 @require_safe
 @public
 def notices(request):
-    now = timezone.now()
+    now = _now(request)
     public_notices = list(selectors.public_notices().order_by("tentative_start"))
     upcoming = [
         n
         for n in public_notices
-        if n.status == AdvanceNotice.Status.PUBLISHED and n.tentative_start >= now
+        if n.status == AdvanceNotice.Status.PUBLISHED and n.tentative_start > now
     ]
     past = [n for n in reversed(public_notices) if n not in upcoming]
     return render(request, "notes/notices.html", {"upcoming": upcoming, "past": past})

@@ -39,7 +39,8 @@ def _json(data) -> dict:
 
 
 def _public_note(release: Release) -> notes.ReleaseNote:
-    return notes.release_note(notes.public_releases().get(pk=release.pk))
+    """What customers may read of it (public items only): composed as it becomes public."""
+    return notes.release_note(notes.with_public_parts(Release.objects.filter(pk=release.pk)).get())
 
 
 def _release_data(note: notes.ReleaseNote) -> dict:
@@ -58,12 +59,17 @@ def _item_lines(note: notes.ReleaseNote) -> str:
     return "\n".join(lines) or "  (no customer-visible changes)"
 
 
-def items_to_be_released(release: Release, window_start: dt.datetime) -> Content:
+def items_to_be_released(release: Release, opens: dt.datetime) -> Content:
+    """``opens``: its window's opening, or its authorized slot's (never called a window)."""
     note = _public_note(release)
-    data = {"release": _release_data(note), "window_start": iso_utc(window_start)}
+    data = {"release": _release_data(note), "opens_at": iso_utc(opens)}
     name = f"{release.component.name} {release.version}"
+    if release.kind == Release.Kind.EXCEPTIONAL:
+        when_text = f"as an authorized exceptional release from {local_and_utc(opens)}"
+    else:
+        when_text = f"in the release window opening {local_and_utc(opens)}"
     text = (
-        f"{name} is to be released in the window opening {local_and_utc(window_start)}.\n\n"
+        f"{name} is to be released {when_text}.\n\n"
         f"Items to be released:\n{_item_lines(note)}\n\n"
         f"Release notes: {data['release']['url']}\n"
     )

@@ -191,6 +191,11 @@ class Message(models.Model):
         AdvanceNotice, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     revision = models.PositiveIntegerField(null=True, blank=True)
+    held_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Not sent before then: later edits of the same notice join this message.",
+    )
     created_at = models.DateTimeField()
 
     class Meta:

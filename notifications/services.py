@@ -42,7 +42,7 @@ from notifications.models import (
     Subscriber,
     Topic,
 )
-from releases import selectors as releases
+from releases import selectors as release_selectors
 from releases.models import Component, Release, ReleaseEvent
 from releases.windows import get_zone, iso_utc
 
@@ -355,17 +355,20 @@ def queue(
     release: Release | None = None,
     notice: AdvanceNotice | None = None,
     revision: int | None = None,
+    hold: dt.timedelta | None = None,
 ) -> Message | None:
     """Write a message and one delivery per address, in the caller's transaction.
 
     The key names the cause: a second call with the same key writes nothing (None). An address
     reached twice (a subscriber who is also a key-account contact) gets one delivery — the
-    later recipient wins, so pass contacts after subscribers.
+    later recipient wins, so pass contacts after subscribers. With ``hold``, nothing is sent
+    before that much time has passed (the sweeper sends it then).
     """
     by_address: dict[tuple[str, str], Recipient] = {}
     for recipient in recipients:
         by_address[(recipient.channel, recipient.address.lower())] = recipient
     due = min(at, timezone.now())  # at once (a service may be told a later ``at``)
+    held_until = due + hold if hold else None
     with transaction.atomic():
         message, created = Message.objects.get_or_create(
             key=key,
@@ -378,18 +381,22 @@ def queue(
                 "release": release,
                 "notice": notice,
                 "revision": revision,
+                "held_until": held_until,
                 "created_at": at,
             },
         )
         if not created:
             return None
-        _insert_deliveries(message, by_address.values(), due)
-        # robust: the rows are committed; if the broker is down, the sweeper queues them later.
-        transaction.on_commit(partial(_enqueue_message, message.pk), robust=True)
+        _insert_deliveries(message, by_address.values(), held_until or due, queued=not hold)
+        if held_until is None:
+            # robust: the rows are committed; if the broker is down, the sweeper queues them.
+            transaction.on_commit(partial(_enqueue_message, message.pk), robust=True)
     return message
 
 
-def _insert_deliveries(message: Message, recipients: Iterable[Recipient], due: dt.datetime):
+def _insert_deliveries(
+    message: Message, recipients: Iterable[Recipient], due: dt.datetime, *, queued: bool = True
+):
     """One executemany for every delivery of a message.
 
     A fan-out to 10,000 subscribers happens inside the transaction of the event that causes it;
@@ -409,10 +416,12 @@ def _insert_deliveries(message: Message, recipients: Iterable[Recipient], due: d
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     at = connection.ops.adapt_datetimefield_value(due)
+    # Queued now (its task follows the commit), or left to the sweeper when it is due later.
+    queued_at = at if queued else None
     new_id = partial(fields[0].get_db_prep_value, connection=connection)
     rows = [
         (new_id(uuid.uuid4()), message.pk, r.channel, r.address, r.subscriber, r.contact,
-         Delivery.Status.PENDING.value, 0, at, at, at, "")
+         Delivery.Status.PENDING.value, 0, at, queued_at, at, "")
         for r in recipients
     ]  # fmt: skip
     with connection.cursor() as cursor:
@@ -676,11 +685,13 @@ NOTICE_ACTIONS = {
     "notice_revised": Kind.NOTICE_REVISED,
     "notice_withdrawn": Kind.NOTICE_WITHDRAWN,
 }
+CLOSING_ACTIONS = {"notice_withdrawn", "notice_done"}
 
 
 def on_release_event(event: ReleaseEvent) -> None:
     """Plugged into releases: queue what this timeline event must tell, in its transaction."""
-    if event.action in ("complete", "rollback", "missed_window") or event.action in NOTICE_ACTIONS:
+    notice_event = event.action in NOTICE_ACTIONS or event.action in CLOSING_ACTIONS
+    if event.action in ("complete", "rollback", "missed_window") or notice_event:
         release = Release.objects.select_related("component", "owner").get(pk=event.release_id)
     else:
         return
@@ -715,46 +726,104 @@ def on_release_event(event: ReleaseEvent) -> None:
         notice = AdvanceNotice.objects.select_related("release__component").get(
             pk=event.details["notice"]
         )
+        if event.action in CLOSING_ACTIONS:
+            _drop_held_revisions(notice)
+        if event.action not in NOTICE_ACTIONS:
+            return
         kind = NOTICE_ACTIONS[event.action]
-        content = messages.notice(notice, kind, event.details.get("changes"))
+        changes = event.details.get("changes")
+        if kind == Kind.NOTICE_REVISED and _join_held_revision(notice, event.at, changes):
+            return
         # Key accounts hear of every notice, whatever they subscribed to (the guide: "informed
         # directly"); contacts come last so their delivery, with its acknowledgement link, wins.
         recipients = _subscribers(Topic.NOTICES, release.component_id) + _contacts()
         queue(
             kind=kind,
-            content=content,
+            content=messages.notice(notice, kind, changes),
             recipients=recipients,
             notice=notice,
             revision=notice.revision,
+            hold=revision_hold() if kind == Kind.NOTICE_REVISED else None,
             **common,
         )
 
 
+def revision_hold() -> dt.timedelta:
+    return dt.timedelta(minutes=settings.NOTICE_REVISION_HOLD_MINUTES)
+
+
+# A held message is joined only while its send is this far off: no worker can have taken it.
+JOIN_MARGIN = dt.timedelta(seconds=30)
+
+
+def _join_held_revision(notice: AdvanceNotice, at: dt.datetime, changes) -> bool:
+    """Fold this revision into one still held for the same notice; False if there is none.
+
+    Several edits within a few minutes reach customers as one message, saying every change,
+    with the latest text and revision (acknowledgement links name it when the message is sent).
+    """
+    base = min(at, timezone.now())
+    held = (
+        Message.objects.select_for_update()
+        .filter(kind=Kind.NOTICE_REVISED, notice=notice, held_until__gt=base + JOIN_MARGIN)
+        .order_by("-id")
+        .first()
+    )
+    if held is None:
+        return False
+    merged = [*held.data.get("changes", []), *(changes or [])]
+    content = messages.notice(notice, Kind.NOTICE_REVISED, merged)
+    held.subject, held.text, held.data = content.subject, content.text, content.data
+    held.revision = notice.revision
+    held.save(update_fields=["subject", "text", "data", "revision"])
+    return True
+
+
+def _drop_held_revisions(notice: AdvanceNotice) -> None:
+    """A notice withdrawn or done: a revision still held back is no longer worth sending."""
+    Delivery.objects.filter(
+        message__notice=notice,
+        message__kind=Kind.NOTICE_REVISED,
+        message__held_until__isnull=False,
+        status=Delivery.Status.PENDING,
+        attempts=0,
+    ).update(status=Delivery.Status.SKIPPED)
+
+
 def announce_items(*, at: dt.datetime | None = None) -> int:
-    """Announce the items of each announced release ITEMS_ANNOUNCE_HOURS before its window."""
+    """Send the items to be released of each release as it becomes public (``public_from``).
+
+    That is its window's opening (ITEMS_ANNOUNCE_HOURS earlier if set), its authorized slot's,
+    or its announcement for a perceptible release. Keyed per schedule: once each.
+    """
     at = at or timezone.now()
-    lead = dt.timedelta(hours=settings.ITEMS_ANNOUNCE_HOURS)
     done = 0
+    early = dt.timedelta(hours=settings.ITEMS_ANNOUNCE_HOURS)
     candidates = Release.objects.filter(
-        state=Release.State.ANNOUNCED,
-        scheduled_start__lte=at + lead + dt.timedelta(days=1),
-        scheduled_start__gte=at - dt.timedelta(days=2),
+        state__in=[Release.State.ANNOUNCED, Release.State.IN_PROGRESS],
+        public_from__lte=at,
+        public_from__gt=at - ITEMS_CATCH_UP,
     ).select_related("component")
     for release in candidates:
-        start, end = releases.scheduled_window(release)
-        if not start - lead <= at < end:
-            continue
+        if release.kind == Release.Kind.REGULAR and release.impact == Release.Impact.PERCEPTIBLE:
+            opens, _ = release_selectors.scheduled_window(release)  # public since announced
+        else:
+            opens = release.public_from + early
         with transaction.atomic():
             message = queue(
                 key=f"items:{release.pk}:{release.scheduled_start.isoformat()}",
                 kind=Kind.ITEMS,
-                content=messages.items_to_be_released(release, start),
+                content=messages.items_to_be_released(release, opens),
                 recipients=_subscribers(Topic.ITEMS, release.component_id),
                 at=at,
                 release=release,
             )
         done += message is not None
     return done
+
+
+# Items still go out if the cluster was down when a release became public, within this long.
+ITEMS_CATCH_UP = dt.timedelta(days=1)
 
 
 def reminder_due(notice: AdvanceNotice, at: dt.datetime) -> int | None:

@@ -162,13 +162,21 @@ class ReleaseForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.errors or (self.instance.pk and not (set(self.changed_data) & SCHEDULE_KEYS)):
+        changed = set(self.changed_data)
+        if self.errors or (self.instance.pk and not (changed & (SCHEDULE_KEYS | {"impact"}))):
             return cleaned
         candidate = copy.copy(self.instance)
         for name, value in cleaned.items():
             setattr(candidate, name, value)
-        for field, message in services.schedule_errors(candidate, at=timezone.now()).items():
-            self.add_error(field if field in self.fields else None, message)
+        now = timezone.now()
+        if self.instance.pk and "impact" in changed:
+            for refusal in services.impact_refusals(candidate, at=now):
+                self.add_error("impact", refusal.detail)
+        if not self.instance.pk or changed & SCHEDULE_KEYS:
+            moved = not self.instance.pk or "scheduled_start" in changed
+            errors = services.schedule_errors(candidate, at=now, start_moved=moved)
+            for field, message in errors.items():
+                self.add_error(field if field in self.fields else None, message)
         return cleaned
 
 

@@ -15,6 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import roles
 from accounts.authentication import ApiKeyAuthentication
 from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite
 from api.problems import Refused
@@ -117,8 +118,9 @@ class GateView(APIView):
         errors = {}
         params = request.query_params
         release = None
+        team = roles.is_release_engineer(request.user) or roles.is_senior_manager(request.user)
         if raw_release := params.get("release"):
-            release = _release_for_gate(raw_release, errors)
+            release = _release_for_gate(raw_release, errors, public_only=not team)
         slug = params.get("component", "") or (release.component.slug if release else "")
         if not slug:
             errors["component"] = ["This field is required."]
@@ -137,14 +139,22 @@ class GateView(APIView):
             raise ValidationError(errors)
         if release is None:
             return Response(decision_payload(calendar.decide(at, slug)))
-        return Response(release_decision_payload(release, at, calendar))
+        payload = release_decision_payload(release, at, calendar)
+        if not team:
+            payload["authorization"] = None  # which approval let it through is the team's
+        return Response(payload)
 
 
-def _release_for_gate(raw: str, errors: dict) -> Release | None:
-    if not raw.isdigit():
+def _release_for_gate(raw: str, errors: dict, *, public_only: bool) -> Release | None:
+    """The release asked about; without the release team's key, only one the public may see
+    (anything else is 'unknown', whether or not it exists: ids are sequential)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         errors["release"] = [f"'{raw}' is not a release id."]
         return None
-    release = Release.objects.select_related("component").filter(pk=int(raw)).first()
+    releases = Release.objects.select_related("component")
+    if public_only:
+        releases = releases.public(at=timezone.now())
+    release = releases.filter(pk=int(raw)).first()
     if release is None:
         errors["release"] = [f"Unknown release {raw}."]
     return release

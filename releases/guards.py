@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from releases.windows import Reason, WindowCalendar, lasting, when
 
@@ -42,6 +41,15 @@ class Authorization:
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeFacts:
+    """The release's advance notice, as the lead-time guards see it (supplied by notes)."""
+
+    status: str | None  # None: no notice at all; else draft | published | withdrawn | done
+    published_at: dt.datetime | None
+    lead: dt.timedelta
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseFacts:
     """What guards may know about a release."""
 
@@ -53,8 +61,12 @@ class ReleaseFacts:
     state: str
     scheduled_start: dt.datetime
     duration: dt.timedelta
+    # Titles of the public items flagged breaking: each means customers must act.
+    breaking_items: tuple[str, ...] = ()
+    # False when an edit leaves the scheduled start where it was (a kind or duration change).
+    start_moved: bool = True
     authorization: Authorization | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    notice: NoticeFacts | None = None
 
 
 Guard = Callable[[ReleaseFacts, dt.datetime, WindowCalendar], list[Refusal]]
@@ -70,6 +82,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 # Editing the schedule is not a transition but is guarded the same way.
 SCHEDULE = "schedule"
+# Lowering a release's impact to "none" (its customers would no longer be told ahead).
+LOWER_IMPACT = "lower_impact"
 
 _registry: dict[str, list[Guard]] = defaultdict(list)
 
@@ -149,17 +163,70 @@ def regular_slot_in_window(facts: ReleaseFacts, at: dt.datetime, calendar: Windo
     return [Refusal(codes[decision.reason], text[decision.reason] + hint), *found]
 
 
-def regular_starts_while_window_open(facts: ReleaseFacts, at: dt.datetime, calendar):
-    """A regular release starts only while its window is open, and must fit before it closes."""
+def regular_starts_in_its_window(facts: ReleaseFacts, at: dt.datetime, calendar: WindowCalendar):
+    """A regular release starts only inside the window that holds its scheduled start.
+
+    Another window, earlier or later, means rescheduling first, so that every scheduling guard
+    (freezes, the notice's lead time, what customers were told) runs again for the new date.
+    """
     if facts.kind != "regular":
         return []
     decision = calendar.decide(at, facts.component, duration=facts.duration)
-    if decision.allowed:
+    if not decision.allowed:
+        code = {Reason.FROZEN: "frozen", Reason.DOES_NOT_FIT: "does_not_fit"}.get(
+            decision.reason, "window_closed"
+        )
+        return [Refusal(code, decision.detail)]
+    home = calendar.window_at(facts.scheduled_start, facts.component)
+    now_open = decision.window
+    if home is not None and (home.start, home.end) == (now_open.start, now_open.end):
         return []
-    code = {Reason.FROZEN: "frozen", Reason.DOES_NOT_FIT: "does_not_fit"}.get(
-        decision.reason, "window_closed"
-    )
-    return [Refusal(code, decision.detail)]
+    if home is None:
+        where = (
+            f"Its scheduled start {when(facts.scheduled_start)} is no longer inside a release "
+            "window (the rules changed)"
+        )
+    else:
+        where = (
+            f"It is scheduled into the window {when(home.start)} – {when(home.end)}, not the "
+            f"one open now ({when(now_open.start)} – {when(now_open.end)})"
+        )
+    return [
+        Refusal(
+            "not_its_window",
+            f"{where}. Reschedule it into this window first; every scheduling guard runs again.",
+        )
+    ]
+
+
+def breaking_needs_perceptible(facts: ReleaseFacts, at: dt.datetime, calendar: WindowCalendar):
+    """A breaking (public) item means customers must act: the release cannot say "no impact"."""
+    if facts.impact != "none" or not facts.breaking_items:
+        return []
+    return [
+        Refusal(
+            "breaking_needs_notice",
+            f"Breaking items need perceptible impact and a published advance notice: "
+            f"{_titles(facts.breaking_items)}. Raise the impact to perceptible first.",
+        )
+    ]
+
+
+def impact_covers_items(facts: ReleaseFacts, at: dt.datetime, calendar: WindowCalendar):
+    """Impact may not go below what the release's items require."""
+    if not facts.breaking_items:
+        return []
+    return [
+        Refusal(
+            "impact_below_items",
+            f"The impact cannot be lowered to none: these items are breaking: "
+            f"{_titles(facts.breaking_items)}.",
+        )
+    ]
+
+
+def _titles(titles) -> str:
+    return ", ".join(f"“{t}”" for t in titles)
 
 
 def exceptional_needs_authorization(facts: ReleaseFacts, at: dt.datetime, calendar):
@@ -186,8 +253,8 @@ def exceptional_needs_authorization(facts: ReleaseFacts, at: dt.datetime, calend
 
 
 def not_in_the_past(facts: ReleaseFacts, at: dt.datetime, calendar):
-    """A schedule is for the future."""
-    if facts.scheduled_start < at:
+    """A new schedule is for the future (an edit that leaves the start alone is not refused)."""
+    if facts.start_moved and facts.scheduled_start < at:
         return [
             Refusal(
                 "start_in_past",
@@ -202,5 +269,8 @@ for _action in TRANSITIONS:
 register(SCHEDULE, not_in_the_past)
 register(SCHEDULE, regular_slot_in_window)
 register("announce", regular_slot_in_window)
-register("start", regular_starts_while_window_open)
+register("announce", breaking_needs_perceptible)
+register("start", regular_starts_in_its_window)
 register("start", exceptional_needs_authorization)
+register("start", breaking_needs_perceptible)
+register(LOWER_IMPACT, impact_covers_items)

@@ -263,6 +263,15 @@ class ReleaseQuerySet(models.QuerySet):
         """Releases that are (or were) running in production and are not rolled back."""
         return self.filter(state__in=[Release.State.RELEASED, Release.State.VERIFIED])
 
+    def public(self, *, at: dt.datetime):
+        """What customers may see at ``at``: announced or further, once ``public_from`` came.
+
+        Planned and cancelled releases never are; an announced one is from the instant the
+        guide names (its window's opening, its authorized slot, or its announcement if it has
+        perceptible impact), which ``releases.services.public_from`` works out.
+        """
+        return self.filter(state__in=PUBLIC_STATES, public_from__lte=at)
+
 
 class Release(models.Model):
     """One version of one component, from plan to verification (or rollback)."""
@@ -297,6 +306,12 @@ class Release(models.Model):
     )
     notes = models.TextField(blank=True, help_text="Markdown.")
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    public_from = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="From when customers see it (its window's opening, for most); empty: never.",
+    )
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -318,6 +333,7 @@ class Release(models.Model):
             models.Index(fields=["scheduled_start", "id"]),  # the lists' default order
             models.Index(fields=["state", "scheduled_start"]),
             models.Index(fields=["component", "scheduled_start"]),
+            models.Index(fields=["public_from"]),
         ]
 
     def __str__(self):
@@ -325,10 +341,16 @@ class Release(models.Model):
 
     @property
     def etag(self) -> str:
-        """Changes whenever the release does; the API's ETag and If-Match compare it.
+        """Changes whenever anything the release's API answer shows does, items included.
 
-        From the content, not updated_at: two edits within one clock tick must differ.
+        From the content, not updated_at: two edits within one clock tick must differ. Reads
+        the items (and rollback) through their prefetch cache when the caller loaded them.
         """
+        items = [
+            (i.pk, i.title, i.description, i.type, i.breaking, i.public, i.planned, i.shipped)
+            for i in sorted(self.items.all(), key=lambda i: i.pk)
+        ]
+        rollback = getattr(self, "rollback", None) if self.state == self.State.ROLLED_BACK else None
         content = repr(
             (
                 self.pk,
@@ -341,6 +363,10 @@ class Release(models.Model):
                 self.expected_duration_minutes,
                 self.owner_id,
                 self.notes,
+                self.started_at,
+                self.completed_at,
+                items,
+                rollback and (rollback.pk, rollback.restored_id),
             )
         )
         return f'"{hashlib.sha256(content.encode()).hexdigest()[:20]}"'
@@ -352,6 +378,16 @@ class Release(models.Model):
     @property
     def expected_end(self) -> dt.datetime:
         return self.scheduled_start + self.expected_duration
+
+
+# What customers may see, once its public_from has come (see ReleaseQuerySet.public).
+PUBLIC_STATES = [
+    Release.State.ANNOUNCED,
+    Release.State.IN_PROGRESS,
+    Release.State.RELEASED,
+    Release.State.VERIFIED,
+    Release.State.ROLLED_BACK,
+]
 
 
 class ReleaseItem(models.Model):

@@ -60,6 +60,24 @@ def window_calendar_for(component_slug: str) -> tuple[WindowCalendar, bool]:
     return _calendar_at(revision), bool(exists)
 
 
+def last_window_change(now: dt.datetime) -> dt.datetime | None:
+    """The latest instant up to ``now`` at which some component's window opened or closed.
+
+    Pages that say "open" or "closed now" put it in their validator: the same rules and the
+    same latest change mean the same answer.
+    """
+    calendar = window_calendar()
+    latest = None
+    for slug in Component.objects.values_list("slug", flat=True):
+        for window in calendar.windows(now - LOOKBACK, now + dt.timedelta(microseconds=1), slug):
+            for edge in (window.start, window.end):
+                if edge <= now and (latest is None or edge > latest):
+                    latest = edge
+    return latest
+
+
+# A weekly rule opens and closes at least once in eight days; a longer gap changes nothing.
+LOOKBACK = dt.timedelta(days=8)
 DESK_SPAN = dt.timedelta(weeks=4)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -91,14 +92,20 @@ def register_event_listener(listener: Callable[[int], None]) -> None:
         _event_listeners.append(listener)
 
 
-def release_facts(release: Release, *, at: dt.datetime) -> guards.ReleaseFacts:
-    """The plain values guards see, with what the other apps add."""
+def release_facts(
+    release: Release, *, at: dt.datetime, start_moved: bool = True
+) -> guards.ReleaseFacts:
+    """The plain values guards see, with what the other apps add (authorization, notice)."""
     values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
     for provider in _facts_providers:
-        provided = dict(provider(release, at))
-        extra.update(provided.pop("extra", {}))
-        values.update(provided)
+        values.update(provider(release, at))
+    breaking = ()
+    if release.pk is not None:
+        breaking = tuple(
+            release.items.filter(public=True, breaking=True)
+            .order_by("id")
+            .values_list("title", flat=True)
+        )
     return guards.ReleaseFacts(
         id=release.pk,
         component=release.component.slug,
@@ -108,14 +115,10 @@ def release_facts(release: Release, *, at: dt.datetime) -> guards.ReleaseFacts:
         state=release.state,
         scheduled_start=release.scheduled_start,
         duration=release.expected_duration,
-        extra=extra,
+        breaking_items=breaking,
+        start_moved=start_moved,
         **values,
     )
-
-
-def release_refusals(release: Release, action: str, *, at: dt.datetime) -> list[guards.Refusal]:
-    """What would stop ``action`` on ``release`` at ``at`` (read-only; the gate asks this)."""
-    return guards.refusals(action, release_facts(release, at=at), at, selectors.window_calendar())
 
 
 def record_event(
@@ -184,22 +187,76 @@ def _transition(
 
 
 def release_announce(*, release: Release, by, at: dt.datetime | None = None) -> Release:
-    """Announce the items to be released (planned → announced)."""
+    """Announce the items to be released (planned → announced).
+
+    The release becomes public when the guide says (see ``public_from``), not necessarily now.
+    """
+    at = at or timezone.now()
 
     def apply(locked: Release) -> dict:
+        _set_public_from(locked, at)
         return {"items": list(locked.items.filter(planned=True).values_list("title", flat=True))}
 
     return _transition("announce", release=release, by=by, at=at, apply=apply)
 
 
 def release_start(*, release: Release, by, at: dt.datetime | None = None) -> Release:
-    """Start deploying (announced → in progress); the clock, not the schedule, decides."""
+    """Start deploying (announced → in progress), inside its own window or approved slot."""
+    at = at or timezone.now()
 
     def apply(locked: Release) -> None:
-        locked.started_at = at_value
+        locked.started_at = at
+        # Whatever the schedule said, a release that is running is public from now at latest.
+        locked.public_from = min(locked.public_from or at, at)
 
-    at_value = at or timezone.now()
-    return _transition("start", release=release, by=by, at=at_value, apply=apply)
+    return _transition("start", release=release, by=by, at=at, apply=apply)
+
+
+# --- When customers see a release ---------------------------------------------------------------
+
+
+def public_from(locked: Release, facts: guards.ReleaseFacts, at: dt.datetime):
+    """The instant an announced release becomes public (pages, feeds, e-mail, webhooks).
+
+    The guide: releases with no perceptible impact are not announced ahead of time; their items
+    are posted as they occur, so from the opening of their window (ITEMS_ANNOUNCE_HOURS earlier
+    if set). An exceptional release is public from its authorized slot, never before it is
+    authorized. A perceptible release is public from its announcement: its notice went out
+    weeks before.
+    """
+    early = dt.timedelta(hours=settings.ITEMS_ANNOUNCE_HOURS)
+    if locked.kind == Release.Kind.EXCEPTIONAL:
+        auth = facts.authorization
+        return None if auth is None else auth.slot_start - early
+    if locked.impact == Release.Impact.PERCEPTIBLE:
+        return locked.public_from or at
+    opens, _ = selectors.scheduled_window(locked)
+    return opens - early
+
+
+def _set_public_from(locked: Release, at: dt.datetime) -> bool:
+    """Work ``public_from`` out again for an announced release (started ones keep theirs);
+    True when it changed, for the caller to save."""
+    if locked.state == Release.State.ANNOUNCED:
+        value = public_from(locked, release_facts(locked, at=at), at)
+    elif locked.state in (Release.State.PLANNED, Release.State.CANCELLED):
+        value = None
+    else:
+        return False
+    changed = value != locked.public_from
+    locked.public_from = value
+    return changed
+
+
+def release_publicity(*, release: Release, at: dt.datetime | None = None) -> Release:
+    """Work out again when customers see a release, after what decides it changed elsewhere
+    (an authorization granted, voided or expired)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = Release.objects.select_for_update().select_related("component").get(pk=release.pk)
+        if _set_public_from(locked, at):
+            locked.save(update_fields=["public_from", "updated_at"])
+    return locked
 
 
 def release_complete(
@@ -347,22 +404,31 @@ def _check_owner(owner) -> dict[str, str]:
     return {}
 
 
-def schedule_errors(release: Release, *, at: dt.datetime) -> dict[str, str]:
+def schedule_errors(
+    release: Release, *, at: dt.datetime, start_moved: bool = True
+) -> dict[str, str]:
     """Why this (possibly unsaved) release may not be scheduled as it is, by field name."""
     errors: dict[str, str] = dict(_check_owner(release.owner if release.owner_id else None))
-    refused = guards.refusals(
-        guards.SCHEDULE, release_facts(release, at=at), at, selectors.window_calendar()
-    )
+    facts = release_facts(release, at=at, start_moved=start_moved)
+    refused = guards.refusals(guards.SCHEDULE, facts, at, selectors.window_calendar())
     for refusal in refused:
         field = _REFUSAL_FIELD.get(refusal.code, "scheduled_start")
         errors[field] = " ".join(filter(None, [errors.get(field), refusal.detail]))
     return errors
 
 
-def _check_schedule(release: Release, at: dt.datetime) -> None:
-    errors = schedule_errors(release, at=at)
+def _check_schedule(release: Release, at: dt.datetime, *, start_moved: bool = True) -> None:
+    errors = schedule_errors(release, at=at, start_moved=start_moved)
     if errors:
         raise ReleaseInvalid(errors)
+
+
+def impact_refusals(release: Release, *, at: dt.datetime) -> list[guards.Refusal]:
+    """Why the impact of this (edited, unsaved) release may not be lowered to none."""
+    if release.impact != Release.Impact.NONE:
+        return []
+    facts = release_facts(release, at=at)
+    return guards.refusals(guards.LOWER_IMPACT, facts, at, selectors.window_calendar())
 
 
 def release_create(
@@ -459,10 +525,18 @@ def release_update(
         if errors:
             raise ReleaseInvalid(errors)
         before = {k: _jsonable(getattr(locked, k)) for k in changed}
+        details = {"from": before, "to": {k: _jsonable(v) for k, v in changed.items()}}
+        if "owner" in changed:
+            # By id as well as by name: who owned a release since a request is a rule's input.
+            details["owners"] = [locked.owner_id, changed["owner"].pk]
         for name, value in changed.items():
             setattr(locked, name, value)
+        if changed.get("impact") == Release.Impact.NONE:
+            refused = impact_refusals(locked, at=at)
+            if refused:
+                raise TransitionRefused("lower the impact", refused)
         if SCHEDULE_FIELDS & set(changed):
-            _check_schedule(locked, at)
+            _check_schedule(locked, at, start_moved="scheduled_start" in changed)
         try:
             with transaction.atomic():
                 locked.save()
@@ -470,7 +544,6 @@ def release_update(
             raise ReleaseInvalid(
                 {"version": f"{locked.component.slug} already has a release {locked.version}."}
             ) from None
-        after = {k: _jsonable(v) for k, v in changed.items()}
         action = "rescheduled" if SCHEDULE_FIELDS & set(changed) else "edited"
         record_event(
             locked,
@@ -479,8 +552,11 @@ def release_update(
             at=at,
             from_state=locked.state,
             to_state=locked.state,
-            details={"from": before, "to": after},
+            details=details,
         )
+        # After the hooks: they may have voided an authorization that made it public.
+        if _set_public_from(locked, at):
+            locked.save(update_fields=["public_from", "updated_at"])
     return locked
 
 
@@ -510,13 +586,36 @@ def _item_release(release: Release) -> Release:
     return locked
 
 
+STARTED = (Release.State.IN_PROGRESS, Release.State.RELEASED, Release.State.VERIFIED)
+
+
+def _check_breaking(locked: Release, item: ReleaseItem) -> None:
+    """A breaking change never ships without a notice: once a no-impact release has started,
+    no public item of it may become breaking (before that, announce and start refuse)."""
+    breaking = item.breaking and item.public and locked.impact == Release.Impact.NONE
+    if breaking and locked.state in STARTED:
+        raise TransitionRefused(
+            "edit items",
+            [
+                guards.Refusal(
+                    "breaking_needs_notice",
+                    f"“{item.title}” is breaking, and this release started with no "
+                    "perceptible impact: customers were not told ahead. Ship the breaking "
+                    "change in a perceptible release with an advance notice.",
+                )
+            ],
+        )
+
+
 def item_add(*, release: Release, by, at: dt.datetime | None = None, **fields) -> ReleaseItem:
     """Add an item; added after the announcement, it is not 'planned' unless said so."""
     at = at or timezone.now()
     with transaction.atomic():
         locked = _item_release(release)
         fields.setdefault("planned", locked.state == Release.State.PLANNED)
-        item = ReleaseItem.objects.create(release=locked, **fields)
+        item = ReleaseItem(release=locked, **fields)
+        _check_breaking(locked, item)
+        item.save()
         record_event(
             locked,
             action="item_added",
@@ -542,6 +641,7 @@ def item_update(*, item: ReleaseItem, by, at: dt.datetime | None = None, **chang
         before = {k: getattr(item, k) for k in changed}
         for name, value in changed.items():
             setattr(item, name, value)
+        _check_breaking(locked, item)
         item.save()
         record_event(
             locked,

@@ -71,7 +71,7 @@ def shot(page, name: str) -> None:
 
 @pytest.fixture
 def site(live_server, make_release, engineer, client_component):
-    """A shipped release, an announced one, and a published notice."""
+    """A shipped release, one announced for a later window, and a published notice."""
     at = dt.datetime.now(dt.UTC)
     # Windows close to now, wherever the test runs: start the shipped one in a real window.
     from releases.selectors import window_calendar
@@ -125,7 +125,9 @@ def test_a_customer_reads_notes_a_release_and_a_notice_and_follows_the_feeds(pag
     page.select_option("select[name=component]", "items-api")
     page.get_by_role("button", name="Filter").click()
     assert "component=items-api" in page.url
-    assert page.get_by_text("Saved searches").count() == 1
+    assert page.get_by_text("Faster search").count() == 1
+    # Announced for a later window: customers see it when that window opens, not before.
+    assert page.get_by_text("Saved searches").count() == 0
     shot(page, "release-notes-filtered")
 
     page.get_by_role("link", name="Items API 4.2.0").click()

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from releases import services
-from tests.conftest import NOW, utc
+from tests.conftest import NOW, WED_WINDOW, utc
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,10 @@ def frozen_clock():
 def test_notes_are_public_aggregated_and_never_internal(anon_api, make_release, engineer):
     make_release(version="0.1.0", title="Planned only")
     services.release_announce(release=make_release(version="1.0.0"), by=engineer, at=NOW)
-    response = anon_api.get("/api/v1/notes/", {"component": "items-api"})
+    # Announced on Monday, public when Wednesday's window opens (the guide: "as they occur").
+    assert anon_api.get("/api/v1/notes/").json()["count"] == 0
+    with time_machine.travel(WED_WINDOW, tick=False):
+        response = anon_api.get("/api/v1/notes/", {"component": "items-api"})
     body = response.json()
     assert body["count"] == 1
     [day] = body["results"]
@@ -29,9 +32,10 @@ def test_notes_are_public_aggregated_and_never_internal(anon_api, make_release, 
     assert (note["version"], note["shipped"]) == ("1.0.0", False)
     assert [g["type"] for g in note["items"]] == ["changed"]  # the internal "fixed" item is not
     assert "Typo in errors" not in response.content.decode()
-    again = anon_api.get(
-        "/api/v1/notes/", {"component": "items-api"}, HTTP_IF_NONE_MATCH=response["ETag"]
-    )
+    with time_machine.travel(WED_WINDOW, tick=False):
+        again = anon_api.get(
+            "/api/v1/notes/", {"component": "items-api"}, HTTP_IF_NONE_MATCH=response["ETag"]
+        )
     assert again.status_code == 304
 
 
@@ -42,10 +46,13 @@ def test_notes_constant_queries(anon_api, make_release, engineer):
         return len(ctx.captured_queries)
 
     services.release_announce(release=make_release(version="1.0.0"), by=engineer, at=NOW)
-    few = count()
+    with time_machine.travel(WED_WINDOW, tick=False):
+        few = count()
     for i in range(10):
         services.release_announce(release=make_release(version=f"2.{i}.0"), by=engineer, at=NOW)
-    assert count() == few
+    with time_machine.travel(WED_WINDOW, tick=False):
+        assert anon_api.get("/api/v1/notes/").json()["count"] == 11
+        assert count() == few
 
 
 def test_engineers_write_notices_and_drafts_stay_private(

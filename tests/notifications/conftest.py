@@ -1,4 +1,8 @@
+import datetime as dt
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from notifications.models import Contact, CustomerAccount, Subscriber
 from tests.conftest import NOW
@@ -49,3 +53,19 @@ def standard_account(db):
     account = CustomerAccount.objects.create(name="Initech", tier="standard")
     Contact.objects.create(account=account, name="Peter", email="peter@initech.example")
     return account
+
+
+@pytest.fixture
+def send_held(django_capture_on_commit_callbacks):
+    """Move the clock past the notice-revision hold and sweep, as the schedule would."""
+    from notifications import services
+
+    def run():
+        later = timezone.now() + services.revision_hold() + dt.timedelta(minutes=1)
+        with (
+            time_machine.travel(later, tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            return services.sweep()
+
+    return run

@@ -78,13 +78,15 @@ def test_following_the_link_shows_the_notice_and_the_button_records_the_acknowle
 
 
 def test_a_revision_asks_again_and_the_admin_shows_who_has_not_acknowledged(
-    publish, key_account, engineer, client, django_capture_on_commit_callbacks
+    publish, key_account, engineer, client, django_capture_on_commit_callbacks, send_held
 ):
     Contact.objects.create(account=key_account, name="Iris", email="iris@globex.example")
     notice = publish()
     client.post(_ack_path(_to("hank@globex.example")[0]))
     with django_capture_on_commit_callbacks(execute=True):
         notes.notice_update(notice=notice, by=engineer, at=NOW, benefits="Also faster.")
+    assert len(_to("hank@globex.example")) == 1  # held a few minutes, for edits that follow
+    send_held()
     [_, revised] = _to("hank@globex.example")
     assert revised.subject.startswith("[Nightshift] Revised: ") and "revision 2" in revised.body
     assert "Benefits changed." in revised.body

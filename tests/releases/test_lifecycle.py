@@ -102,15 +102,40 @@ def test_the_whole_lifecycle_writes_a_timeline_of_states(make_release, engineer)
     assert set(release.events.values_list("actor", flat=True)) == {engineer.pk}
 
 
-def test_the_clock_not_the_schedule_decides_when_a_regular_release_starts(make_release, engineer):
+def test_a_regular_release_starts_only_inside_the_window_of_its_scheduled_start(
+    make_release, engineer
+):
     release = services.release_announce(release=make_release(), by=engineer, at=NOW)
     with pytest.raises(services.TransitionRefused) as exc:
         services.release_start(release=release, by=engineer, at=NOW)
     assert codes(exc) == ["window_closed"]
     assert "next window opens at 2026-12-02 08:00 UTC" in exc.value.refusals[0].detail
-    # Thursday's window is open: the schedule said Wednesday, but the window decides.
+    # Thursday's window is open, but the release is scheduled into Wednesday's: a later window
+    # is another promise, and the way to it is a reschedule, which runs every guard again.
     thursday = utc(2026, 12, 3, 8, 15)
-    assert services.release_start(release=release, by=engineer, at=thursday).state == "in_progress"
+    with pytest.raises(services.TransitionRefused) as later:
+        services.release_start(release=release, by=engineer, at=thursday)
+    assert codes(later) == ["not_its_window"]
+    detail = later.value.refusals[0].detail
+    assert "scheduled into the window 2026-12-02 08:00 UTC – 2026-12-02 11:00 UTC" in detail
+    assert "Reschedule it into this window first" in detail
+    assert services.release_start(release=release, by=engineer, at=IN_WED_WINDOW).state == (
+        "in_progress"
+    )
+
+
+def test_starting_in_an_earlier_window_than_scheduled_is_refused(make_release, engineer):
+    release = make_release(scheduled_start=utc(2026, 12, 4, 8, 30))  # Friday
+    release = services.release_announce(release=release, by=engineer, at=NOW)
+    with pytest.raises(services.TransitionRefused) as exc:
+        services.release_start(release=release, by=engineer, at=IN_WED_WINDOW)
+    assert codes(exc) == ["not_its_window"]
+    moved = services.release_update(
+        release=release, by=engineer, at=NOW, scheduled_start=IN_WED_WINDOW
+    )
+    assert services.release_start(release=moved, by=engineer, at=IN_WED_WINDOW).state == (
+        "in_progress"
+    )
 
 
 def test_a_start_too_late_to_finish_in_the_window_is_refused(make_release, engineer):
