@@ -1,13 +1,10 @@
 """Who may do what over the API: decided here and in accounts.roles, nowhere else."""
 
-import time
-
-from django.core.cache import cache
 from rest_framework import permissions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from accounts import roles
+from accounts import ratelimit, roles
 
 
 class ReadAnyWriteReleaseEngineer(permissions.BasePermission):
@@ -41,36 +38,21 @@ class ReleaseTeamReadEngineerWrite(permissions.BasePermission):
 
 
 class PublicThrottle(BaseThrottle):
-    """Throttles anonymous readers of public endpoints per address; keyed clients are not.
-
-    A fixed-window counter (``cache.add`` then ``cache.incr``, atomic on Redis) rather than
-    DRF's history list, which re-pickles every recent timestamp on every request and races
-    between processes. A client may burst up to twice the rate across a window boundary.
-    """
+    """Throttles anonymous readers of public endpoints per client address; keyed clients are
+    not. Counted in the store every worker shares (accounts.ratelimit)."""
 
     scope = "public"
     THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-    def _rate(self) -> tuple[int, int]:
-        count, _, period = self.THROTTLE_RATES[self.scope].partition("/")
-        return int(count), self._PERIODS[period.strip()[0].lower()]
 
     def allow_request(self, request, view):
         if request.user and request.user.is_authenticated:
             return True
-        limit, period = self._rate()
-        now = time.time()
-        window = int(now // period)
-        self._retry_after = period - (now - window * period)
-        key = f"throttle:{self.scope}:{self.get_ident(request)}:{window}"
-        if cache.add(key, 1, timeout=period + 1):
-            return True
-        try:
-            return cache.incr(key) <= limit
-        except ValueError:  # expired between add and incr: a new window
-            cache.add(key, 1, timeout=period + 1)
-            return True
+        limit, period = ratelimit.parse_rate(self.THROTTLE_RATES[self.scope])
+        verdict = ratelimit.hit(
+            self.scope, ratelimit.client_address(request), limit=limit, period=period
+        )
+        self._retry_after = verdict.retry_after
+        return verdict.allowed
 
     def wait(self):
         return max(1, round(self._retry_after))

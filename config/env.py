@@ -47,3 +47,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_PERIODS = ("s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate such as '300/minute': a whole number, a slash, a period (second…day)."""
+    raw = os.environ.get(name, default).strip()
+    count, sep, period = raw.partition("/")
+    if not (sep and count.strip().isdigit() and period.strip().lower() in _PERIODS):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate; write it like 300/minute (second, minute, hour, day)."
+        )
+    return raw

@@ -4,13 +4,14 @@ Safe defaults for a laptop; with DEBUG=0 and the documented variables set, ``man
 --deploy`` is clean.
 """
 
+import os
 import sys
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("NIGHTSHIFT_VAR_DIR", str(BASE_DIR / "var")))
@@ -140,6 +141,25 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Rate limits and client addresses (accounts.ratelimit) ---------------------------------------
+# How many proxies you run in front of Nightshift that append to X-Forwarded-For. 0: the
+# client is REMOTE_ADDR, and X-Forwarded-For (which anyone can send) is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Counters every worker shares: Redis, else a SQLite file beside the database; tests count in
+# memory (each test process on its own).
+RATE_LIMIT_STORE = env_str(
+    "RATE_LIMIT_STORE",
+    f"redis:{REDIS_URL}"
+    if REDIS_URL
+    else ("memory" if TESTING else f"sqlite:{VAR_DIR / 'ratelimit.sqlite3'}"),
+)
+if RATE_LIMIT_STORE.partition(":")[0] not in ("redis", "sqlite", "memory"):
+    raise ImproperlyConfigured(
+        f"RATE_LIMIT_STORE={RATE_LIMIT_STORE!r}: use redis:<url>, sqlite:<path> or memory."
+    )
+# Parallel test processes share one Redis: each keeps its own counters.
+RATE_LIMIT_PREFIX = "nightshift" + (f"-{os.environ.get('PYTEST_XDIST_WORKER', '')}" * TESTING)
+
 # --- Auth, API ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -164,8 +184,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         # Anonymous pipelines may read windows and the gate; keyed clients are not throttled.
-        "public": env_str("PUBLIC_THROTTLE_RATE", "300/minute"),
+        "public": env_rate("PUBLIC_THROTTLE_RATE", "300/minute"),
     },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
