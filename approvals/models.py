@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from releases.models import Release
+from releases.models import Release, validate_in_range
 
 
 class ApprovalRequestQuerySet(models.QuerySet):
@@ -58,8 +58,8 @@ class ApprovalRequest(models.Model):
     )
     urgency = models.CharField(max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
     justification = models.TextField()
-    slot_start = models.DateTimeField()
-    slot_end = models.DateTimeField()
+    slot_start = models.DateTimeField(validators=[validate_in_range])
+    slot_end = models.DateTimeField(validators=[validate_in_range])
     waives_notice = models.BooleanField(
         default=False,
         help_text="Approving also waives the advance-notice lead time of a perceptible release.",

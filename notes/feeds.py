@@ -16,9 +16,11 @@ from icalendar import Calendar, Event, vRecur
 
 from notes.rendering import render_plain
 from releases.models import Component, Freeze, WindowPolicy
-from releases.windows import get_zone
+from releases.windows import EARLIEST, LATEST, get_zone
 
 PRODID = "-//Nightshift//Release windows//EN"
+# Rows from before the supported range existed are shown within it (releases.windows).
+FIRST_DAY, LAST_DAY = EARLIEST.date(), (LATEST - dt.timedelta(days=1)).date()
 # VTIMEZONE spells out each DST change; cover this far ahead so a subscription stays right.
 TIMEZONE_YEARS_AHEAD = 5
 
@@ -32,7 +34,9 @@ def _recurring_event(uid: str, summary: str, description: str, recurrence) -> Ev
     if recurrence.effective_until is not None:
         # UNTIL is in UTC when DTSTART has a zone: the end of the last local day.
         last = dt.datetime.combine(
-            recurrence.effective_until, dt.time(23, 59, 59), tzinfo=get_zone(recurrence.zone)
+            min(recurrence.effective_until, LAST_DAY),
+            dt.time(23, 59, 59),
+            tzinfo=get_zone(recurrence.zone),
         )
         rule["UNTIL"] = last.astimezone(dt.UTC)
     event = Event()
@@ -83,15 +87,17 @@ def windows_calendar(
         else:
             event = Event()
             event.add("uid", f"freeze-{freeze.pk}@{host}")
-            event.add("summary", summary)
+            lifted = " (until lifted)" if freeze.ends_at is None else ""
+            event.add("summary", summary + lifted)
             event.add("description", description)
-            event.add("dtstart", freeze.starts_at)
-            event.add("dtend", freeze.ends_at)
+            event.add("dtstart", max(freeze.starts_at, EARLIEST))
+            if freeze.ends_at is not None:
+                event.add("dtend", min(freeze.ends_at, LATEST))
         event.add("categories", ["Freeze"])
         _stamp(event, freeze, now)
         cal.add_component(event)
     cal.add_missing_timezones(
-        first_date=earliest,
+        first_date=max(earliest, FIRST_DAY),
         last_date=now.date().replace(year=now.year + TIMEZONE_YEARS_AHEAD),
     )
     return cal.to_ical()

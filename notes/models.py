@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from releases.models import Component, Release
+from releases.models import Component, Release, validate_in_range
 
 
 class AdvanceNoticeQuerySet(models.QuerySet):
@@ -45,7 +45,7 @@ class AdvanceNotice(models.Model):
     )
     headline = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True, help_text="A detailed description (Markdown).")
-    tentative_start = models.DateTimeField(null=True, blank=True)
+    tentative_start = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
     tentative_zone = models.CharField(
         max_length=64, default="America/Los_Angeles", help_text="Zone the date is given in."
     )
@@ -55,7 +55,10 @@ class AdvanceNotice(models.Model):
     nature = models.TextField(blank=True, help_text="The nature of the release (Markdown).")
     action_required = models.TextField(blank=True, help_text="What customers must do (Markdown).")
     action_deadline = models.DateTimeField(
-        null=True, blank=True, help_text="By when customers must have acted."
+        null=True,
+        blank=True,
+        validators=[validate_in_range],
+        help_text="By when customers must have acted.",
     )
     benefits = models.TextField(blank=True, help_text="What customers gain (Markdown).")
     impact_level = models.CharField(max_length=8, choices=Impact.choices, default=Impact.MEDIUM)

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from notes.models import AdvanceNotice
 from notes.rendering import render_markdown
+from releases.models import validate_in_range
 from releases.serializers import AwareDateTimeField
 from releases.windows import iso_utc
 
@@ -12,8 +13,16 @@ class NotesQuerySerializer(serializers.Serializer):
     type = serializers.ChoiceField(
         required=False, choices=["added", "changed", "deprecated", "removed", "fixed", "security"]
     )
-    start = serializers.DateField(required=False, help_text="First Pacific date (inclusive).")
-    end = serializers.DateField(required=False, help_text="Last Pacific date (inclusive).")
+    start = serializers.DateField(
+        required=False,
+        help_text="First Pacific date (inclusive).",
+        validators=[validate_in_range],
+    )
+    end = serializers.DateField(
+        required=False,
+        help_text="Last Pacific date (inclusive).",
+        validators=[validate_in_range],
+    )
 
     def validate(self, attrs):
         if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:

@@ -16,7 +16,7 @@ from django.views.decorators.http import condition, require_safe
 from notes import feeds, selectors
 from notes.models import AdvanceNotice
 from releases import selectors as release_selectors
-from releases.models import Component, Freeze, ReleaseItem, WindowPolicy
+from releases.models import Component, Freeze, ReleaseItem, WindowPolicy, validate_in_range
 
 
 def _etag(request, *args, windows: bool = False, **kwargs) -> str:
@@ -113,8 +113,18 @@ def home(request):
 class NotesFilter(forms.Form):
     component = forms.SlugField(required=False)
     type = forms.ChoiceField(required=False, choices=[("", "All types"), *ReleaseItem.Type.choices])
-    start = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
-    end = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+    start = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput({"type": "date"}),
+        validators=[validate_in_range],
+    )
+    end = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput({"type": "date"}),
+        validators=[validate_in_range],
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

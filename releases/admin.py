@@ -25,7 +25,7 @@ from releases.models import (
     scope_errors,
 )
 from releases.templatetags.instants import instant
-from releases.windows import get_zone
+from releases.windows import get_zone, range_error
 
 UPCOMING = dt.timedelta(weeks=8)
 
@@ -137,6 +137,8 @@ class WindowDateFilter(admin.SimpleListFilter):
         try:
             day = dt.date.fromisoformat(self.value())
         except ValueError:
+            return queryset.none()
+        if range_error(day):
             return queryset.none()
         start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)

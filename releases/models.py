@@ -8,12 +8,27 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from releases import windows
 
 DEFAULT_ZONE = "America/Los_Angeles"
+# The longest a window, a recurring freeze or a release may last.
+MAX_WINDOW_MINUTES = 366 * 24 * 60
+MAX_RELEASE_MINUTES = 7 * 24 * 60
+
+
+def validate_in_range(value: dt.datetime | dt.date) -> None:
+    """Dates and instants stay within the range Nightshift supports (releases.windows)."""
+    if value is not None and (error := windows.range_error(value)):
+        raise ValidationError(error, code="out_of_range")
+
+
+def window_minutes(**kwargs) -> models.PositiveIntegerField:
+    # "Longer than zero" is the engine's to say (Recurrence.validate), in its words.
+    return models.PositiveIntegerField(validators=[MaxValueValidator(MAX_WINDOW_MINUTES)], **kwargs)
 
 
 class RulesRevision(models.Model):
@@ -113,10 +128,12 @@ class Scoped(models.Model):
 
     def recurrence(self) -> windows.Recurrence:
         """The engine's value for the recurrence fields (a policy's, or a recurring freeze's)."""
+        # Clamped, so that a row stored before the limit existed still reads.
+        minutes = min(self.duration_minutes or 0, MAX_WINDOW_MINUTES)
         return windows.Recurrence(
             rule=self.rrule,
             start_time=self.start_time,
-            duration=dt.timedelta(minutes=self.duration_minutes or 0),
+            duration=dt.timedelta(minutes=minutes),
             zone=self.zone,
             effective_from=self.effective_from,
             effective_until=self.effective_until,
@@ -149,11 +166,16 @@ class WindowPolicy(Scoped):
         help_text="An RFC 5545 RRULE giving the days, e.g. FREQ=WEEKLY;BYDAY=WE,TH,FR",
     )
     start_time = models.TimeField(help_text="Local wall-clock time in the zone below.")
-    duration_minutes = models.PositiveIntegerField(help_text="Elapsed minutes the window lasts.")
+    duration_minutes = window_minutes(help_text="Elapsed minutes the window lasts.")
     zone = models.CharField(max_length=64, default=DEFAULT_ZONE, help_text="An IANA time zone.")
-    effective_from = models.DateField(help_text="First local date it applies (inclusive).")
+    effective_from = models.DateField(
+        help_text="First local date it applies (inclusive).", validators=[validate_in_range]
+    )
     effective_until = models.DateField(
-        null=True, blank=True, help_text="Last local date it applies (inclusive); empty: no end."
+        null=True,
+        blank=True,
+        help_text="Last local date it applies (inclusive); empty: no end.",
+        validators=[validate_in_range],
     )
 
     objects = ScopedQuerySet.as_manager()
@@ -180,16 +202,21 @@ class Freeze(Scoped):
     """A blackout: closes whatever part of a window it overlaps. One-off or recurring."""
 
     reason = models.CharField(max_length=200, help_text="Shown to whoever is refused.")
-    # One-off: [starts_at, ends_at) in UTC.
-    starts_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
+    # One-off: [starts_at, ends_at) in UTC; no end means until it is lifted.
+    starts_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
+    ends_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        validators=[validate_in_range],
+        help_text="Empty: until lifted.",
+    )
     # Recurring: like a window policy.
     rrule = models.CharField("recurrence rule", max_length=500, blank=True)
     start_time = models.TimeField(null=True, blank=True)
-    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    duration_minutes = window_minutes(null=True, blank=True)
     zone = models.CharField(max_length=64, default=DEFAULT_ZONE, blank=True)
-    effective_from = models.DateField(null=True, blank=True)
-    effective_until = models.DateField(null=True, blank=True)
+    effective_from = models.DateField(null=True, blank=True, validators=[validate_in_range])
+    effective_until = models.DateField(null=True, blank=True, validators=[validate_in_range])
 
     objects = ScopedQuerySet.as_manager()
 
@@ -228,9 +255,7 @@ class Freeze(Scoped):
         errors = {}
         if self.starts_at is None:
             errors["starts_at"] = "A one-off freeze needs a start (or give a recurrence rule)."
-        if self.ends_at is None:
-            errors["ends_at"] = "A one-off freeze needs an end."
-        if not errors and self.ends_at <= self.starts_at:
+        elif self.ends_at is not None and self.ends_at <= self.starts_at:
             errors["ends_at"] = "The end must be after the start."
         _raise(errors, {})
 
@@ -242,7 +267,7 @@ class Freeze(Scoped):
         return windows.Freeze(
             self.pk,
             self.reason,
-            interval=windows.Interval(self.starts_at, self.ends_at),
+            interval=windows.Interval(self.starts_at, self.ends_at or windows.LATEST),
             components=self._engine_scope(),
         )
 
@@ -298,8 +323,10 @@ class Release(models.Model):
     title = models.CharField(max_length=200)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.REGULAR)
     impact = models.CharField(max_length=12, choices=Impact.choices, default=Impact.NONE)
-    scheduled_start = models.DateTimeField()
-    expected_duration_minutes = models.PositiveIntegerField(default=60)
+    scheduled_start = models.DateTimeField(validators=[validate_in_range])
+    expected_duration_minutes = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(MAX_RELEASE_MINUTES)]
+    )
     state = models.CharField(max_length=12, choices=State.choices, default=State.PLANNED)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_releases"
@@ -373,11 +400,11 @@ class Release(models.Model):
 
     @property
     def expected_duration(self) -> dt.timedelta:
-        return dt.timedelta(minutes=self.expected_duration_minutes)
+        return dt.timedelta(minutes=min(self.expected_duration_minutes, MAX_RELEASE_MINUTES))
 
     @property
     def expected_end(self) -> dt.datetime:
-        return self.scheduled_start + self.expected_duration
+        return windows.plus(self.scheduled_start, self.expected_duration)
 
 
 # What customers may see, once its public_from has come (see ReleaseQuerySet.public).

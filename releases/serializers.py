@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from releases.models import (
@@ -21,26 +22,41 @@ from releases.models import (
     WindowPolicy,
     scope_errors,
 )
-from releases.windows import iso_utc
+from releases.windows import iso_utc, range_error
 
 # A "+" in a query string arrives as a space: "...T08:00:00 00:00" meant "+00:00".
 _SPACE_FOR_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
 
 
+def shown(value, limit: int = 40) -> str:
+    """A client's value as an error message quotes it: short, whatever was sent."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def parse_instant(value: str) -> dt.datetime:
-    """An ISO 8601 instant with its offset, in UTC; ValueError with a sentence otherwise."""
+    """An ISO 8601 instant with its offset, within the supported range, in UTC; ValueError with
+    a sentence otherwise."""
     text = _SPACE_FOR_PLUS.sub(r"\1+\2", str(value).strip())
     try:
-        parsed = parse_datetime(text)
+        parsed = parse_datetime(text) if len(text) <= 64 else None
     except ValueError:
         parsed = None
     if parsed is None:
-        raise ValueError(f"'{value}' is not an ISO 8601 date-time, e.g. 2026-11-26T08:00:00Z.")
+        raise ValueError(
+            f"'{shown(value)}' is not an ISO 8601 date-time, e.g. 2026-11-26T08:00:00Z."
+        )
     if parsed.tzinfo is None:
         raise ValueError(
-            f"'{value}' has no UTC offset; add one, e.g. 2026-11-26T08:00:00-08:00 or …Z."
+            f"'{shown(value)}' has no UTC offset; add one, e.g. 2026-11-26T08:00:00-08:00 or …Z."
         )
-    return parsed.astimezone(dt.UTC)
+    try:
+        parsed = parsed.astimezone(dt.UTC)
+    except OverflowError:
+        parsed = parsed.replace(tzinfo=None)  # beyond datetime itself: out of range anyway
+    if error := range_error(parsed):
+        raise ValueError(error)
+    return parsed
 
 
 class AwareDateTimeFormField(forms.Field):
@@ -64,11 +80,34 @@ class AwareDateTimeField(serializers.DateTimeField):
                 raise serializers.ValidationError(
                     f"'{value.isoformat()}' has no UTC offset; add one."
                 )
-            return value.astimezone(dt.UTC)
+            value = value.isoformat()
         try:
             return parse_instant(value)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from None
+
+
+_WALL_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": _WALL_CLOCK.pattern,
+        "example": "00:00",
+        "description": "Wall-clock time (HH:MM or HH:MM:SS) in the policy's zone; no offset.",
+    }
+)
+class WallClockField(serializers.TimeField):
+    """A local time of day: the zone is the policy's, so an offset here would contradict it."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and not _WALL_CLOCK.match(value.strip()):
+            raise serializers.ValidationError(
+                f"'{shown(value)}' is not a wall-clock time: give HH:MM or HH:MM:SS, without an "
+                "offset (the zone field says where)."
+            )
+        return super().to_internal_value(value)
 
 
 class ComponentSlugField(serializers.SlugRelatedField):
@@ -124,6 +163,7 @@ class ModelCleanMixin:
 
 class WindowPolicySerializer(ModelCleanMixin, serializers.ModelSerializer):
     components = ComponentSlugField(many=True, required=False)
+    start_time = WallClockField()
 
     class Meta:
         model = WindowPolicy
@@ -142,7 +182,8 @@ class WindowPolicySerializer(ModelCleanMixin, serializers.ModelSerializer):
 class FreezeSerializer(ModelCleanMixin, serializers.ModelSerializer):
     components = ComponentSlugField(many=True, required=False)
     starts_at = AwareDateTimeField(required=False, allow_null=True)
-    ends_at = AwareDateTimeField(required=False, allow_null=True)
+    ends_at = AwareDateTimeField(required=False, allow_null=True, help_text="Null: until lifted.")
+    start_time = WallClockField(required=False, allow_null=True)
 
     class Meta:
         model = Freeze

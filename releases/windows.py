@@ -25,6 +25,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .recurrence import InvalidRule, Rule
 
 UTC = dt.UTC
+# The instants Nightshift accepts anywhere (API, admin forms, models): [EARLIEST, LATEST).
+# Inputs outside are refused at every boundary with these words (see ``range_error``).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=UTC)
+# The engine itself works inside a wider span and saturates at its edges, so that whatever it
+# is given (a stored row from before the range existed, say) it never overflows a datetime.
+FLOOR = dt.datetime(3, 1, 1, tzinfo=UTC)
+CEILING = dt.datetime(9997, 1, 1, tzinfo=UTC)
 # How far ahead the next opening is looked for; a rule with no window in five years is off.
 HORIZON = dt.timedelta(days=5 * 366)
 # How far beyond a range windows that chain into it are followed (see _merged).
@@ -59,10 +67,45 @@ def get_zone(name: str) -> ZoneInfo:
 
 
 def require_aware(value: dt.datetime, name: str = "instant") -> dt.datetime:
-    """Return ``value`` in UTC; a naive datetime is a ValueError, never a guess."""
+    """Return ``value`` in UTC (within the engine's span); a naive datetime is a ValueError."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must carry a UTC offset or zone, got naive {value.isoformat()}")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # within a day of datetime's own limits
+        return FLOOR if value.year < 2 else CEILING
+    return clamp(value)
+
+
+def clamp(instant: dt.datetime) -> dt.datetime:
+    """The instant, or the engine's floor or ceiling if it lies beyond."""
+    return min(max(instant, FLOOR), CEILING)
+
+
+def plus(instant: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``instant + delta``, saturating at the engine's ceiling (or floor) instead of overflowing."""
+    if delta >= dt.timedelta(0):
+        return instant + delta if CEILING - instant > delta else CEILING
+    return instant + delta if instant - FLOOR > -delta else FLOOR
+
+
+def minus(instant: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``instant - delta``, saturating likewise."""
+    return plus(instant, -delta)
+
+
+def range_error(instant: dt.datetime | dt.date) -> str | None:
+    """Why an instant (or a date) is outside the supported range, in words; None if inside."""
+    if isinstance(instant, dt.datetime):
+        if instant.tzinfo is not None and EARLIEST <= instant < LATEST:
+            return None
+    elif EARLIEST.date() <= instant < LATEST.date():
+        return None
+    return (
+        f"Nightshift supports dates from {EARLIEST.date().isoformat()} up to "
+        f"{(LATEST - dt.timedelta(days=1)).date().isoformat()}"
+        f"; {instant.isoformat()} is outside."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +200,8 @@ class Recurrence:
     def occurrences(self, start: dt.datetime, end: dt.datetime) -> list[Interval]:
         """Occurrences overlapping [start, end), whole (not clipped), in order."""
         tz = self._tz
-        first_year = (start - self.duration).astimezone(tz).year
-        last_year = end.astimezone(tz).year
+        first_year = max(FLOOR.year, minus(start, self.duration).astimezone(tz).year)
+        last_year = min(CEILING.year, end.astimezone(tz).year)
         found: list[Interval] = []
         for year in range(first_year, last_year + 1):
             items = self._year(year)
@@ -186,7 +229,7 @@ def _end(interval: Interval) -> dt.datetime:
 
 @lru_cache(maxsize=16384)
 def _occurrences_in_year(rec: Recurrence, year: int) -> tuple[Interval, ...]:
-    if year < 1 or year >= dt.MAXYEAR:
+    if year < FLOOR.year or year > CEILING.year:
         return ()
     until = rec.effective_until
     out = []
@@ -194,7 +237,7 @@ def _occurrences_in_year(rec: Recurrence, year: int) -> tuple[Interval, ...]:
         if until is not None and day > until:
             break
         begin = rec.to_utc(day)
-        out.append(Interval(begin, begin + rec.duration))
+        out.append(Interval(begin, plus(begin, rec.duration)))
     return tuple(out)
 
 
@@ -323,7 +366,7 @@ class WindowCalendar:
         longest = max((c.end - c.start for c in closed), default=dt.timedelta(0))
         out: list[Window] = []
         for span_start, span_end, ids in merged:
-            lo = bisect.bisect_left(closed_starts, span_start - longest)
+            lo = bisect.bisect_left(closed_starts, minus(span_start, longest))
             hi = bisect.bisect_left(closed_starts, span_end)
             for piece_start, piece_end in _subtract(span_start, span_end, closed[lo:hi]):
                 if piece_start < end and start < piece_end:
@@ -340,13 +383,13 @@ class WindowCalendar:
         # the search stops CHAIN_LIMIT either side of the range: a longer window is reported
         # cut there.
         lo, hi = start, end
-        floor, ceiling = start - CHAIN_LIMIT, end + CHAIN_LIMIT
+        floor, ceiling = minus(start, CHAIN_LIMIT), plus(end, CHAIN_LIMIT)
         while True:
             found = sorted(
                 (
                     (o, p.id)
                     for p in policies
-                    for o in p.recurrence.occurrences(lo - TOUCH, hi + TOUCH)
+                    for o in p.recurrence.occurrences(minus(lo, TOUCH), plus(hi, TOUCH))
                 ),
                 key=lambda pair: pair[0].start,
             )
@@ -373,7 +416,7 @@ class WindowCalendar:
     def window_at(self, at: dt.datetime, component: str) -> Window | None:
         """The open window containing ``at``, or None."""
         at = require_aware(at, "at")
-        for window in self.windows(at, at + dt.timedelta(microseconds=1), component):
+        for window in self.windows(at, plus(at, TOUCH), component):
             if at in window:
                 return window
         return None
@@ -389,8 +432,8 @@ class WindowCalendar:
         after = require_aware(after, "after")
         step = dt.timedelta(days=8)
         lo = after
-        while lo - after < HORIZON:
-            hi = lo + step
+        while lo - after < HORIZON and lo < CEILING:
+            hi = plus(lo, step)
             for window in self.windows(lo, hi, component):
                 if window.start > after and window.length >= min_length:
                     return window
@@ -408,10 +451,10 @@ class WindowCalendar:
         at = require_aware(at, "at")
         policies = self._for(component).policies
         # One pass serves both questions: the window containing `at` and the next opening.
-        nearby = self.windows(at, at + LOOKAHEAD, component) if policies else []
+        nearby = self.windows(at, plus(at, LOOKAHEAD), component) if policies else []
         window = next((w for w in nearby if at in w), None)
         trace = self._trace(at, component)
-        finish = at + duration
+        finish = plus(at, duration)
         if window is not None and finish <= window.end:
             reason = Reason.IN_WINDOW
             detail = f"{when(at)} is inside the window {when(window.start)} – {when(window.end)}."
@@ -440,7 +483,7 @@ class WindowCalendar:
 
     def _trace(self, at: dt.datetime, component: str) -> list[TraceEntry]:
         entries: list[TraceEntry] = []
-        moment = at + dt.timedelta(microseconds=1)
+        moment = plus(at, TOUCH)
         for policy in self.policies:
             if not policy.applies_to(component):
                 entries.append(
@@ -529,7 +572,7 @@ class _Scoped:
     def freeze_occurrences(self, start: dt.datetime, end: dt.datetime) -> list[Interval]:
         """Freeze occurrences overlapping [start, end), sorted by start."""
         # A one-off freeze overlapping the span starts after start - longest and before end.
-        lo = bisect.bisect_left(self._one_off_starts, start - self._longest)
+        lo = bisect.bisect_left(self._one_off_starts, minus(start, self._longest))
         hi = bisect.bisect_left(self._one_off_starts, end)
         found = [i for i in self._one_off[lo:hi] if i.end > start]
         for freeze in self._recurring:
