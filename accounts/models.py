@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from lib import text
+
 
 def digest_key(plaintext: str) -> str:
     """SHA-256 of a key. Keys carry 190+ random bits, so a fast hash is enough (as for tokens)."""
@@ -22,7 +24,11 @@ class ApiKey(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
     )
-    name = models.CharField(max_length=100, help_text="What uses this key, e.g. 'deploy pipeline'.")
+    name = models.CharField(
+        max_length=100,
+        help_text="What uses this key, e.g. 'deploy pipeline'.",
+        validators=[text.single_line],
+    )
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

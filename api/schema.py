@@ -18,7 +18,7 @@ class ProblemSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text="For 400: the messages of each invalid field.",
+        help_text="For 400: the messages of each invalid field, by its path (`items.1.title`).",
     )
     reasons = serializers.ListField(
         child=serializers.DictField(child=serializers.CharField()),
@@ -39,12 +39,23 @@ ERROR_DESCRIPTIONS = {
 
 
 class ProblemAutoSchema(AutoSchema):
-    """drf-spectacular's schema, plus the problem+json error responses of each operation."""
+    """drf-spectacular's schema, plus the problem+json error responses of each operation.
+
+    A view with ``anonymous_reads = True`` (its own permission lets anyone read) documents its
+    reads as needing no credentials.
+    """
+
+    def get_auth(self):
+        auths = super().get_auth()
+        anonymous = getattr(self.view, "anonymous_reads", False) and self.method == "GET"
+        if anonymous and {} not in auths:
+            auths.append({})
+        return auths
 
     def _error_codes(self) -> list[str]:
         codes = ["400", "401", "403", "429"]
-        if "{" in self.path:
-            codes.append("404")
+        if "{" in self.path or (self.method == "GET" and self._is_list_view()):
+            codes.append("404")  # an object, or a page past the last
         extra = getattr(self.view, "problem_responses", {})
         codes.extend(extra.get(self.method, extra.get("*", [])))
         return codes

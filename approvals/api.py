@@ -15,7 +15,11 @@ from accounts import roles
 from api.problems import Refused
 from approvals import services
 from approvals.models import ApprovalDecision, ApprovalRequest
-from approvals.serializers import ApprovalRequestSerializer, DecideSerializer
+from approvals.serializers import (
+    ApprovalRequestSerializer,
+    DecideSerializer,
+    RejectSerializer,
+)
 from releases.models import Release
 
 
@@ -68,9 +72,9 @@ class ApprovalRequestViewSet(
             raise exceptions.PermissionDenied(ReleaseTeam.message)
         return super().list(request, *args, **kwargs)
 
-    def _decide(self, request, verdict):
+    def _decide(self, request, verdict, body_serializer=DecideSerializer):
         approval = self.get_object()
-        body = DecideSerializer(data=request.data)
+        body = body_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         with domain_errors():
             services.request_decide(
@@ -87,11 +91,11 @@ class ApprovalRequestViewSet(
         """Approve (senior management; not the requester nor the release's owner)."""
         return self._decide(request, ApprovalDecision.Verdict.APPROVE)
 
-    @extend_schema(request=DecideSerializer, responses=ApprovalRequestSerializer)
+    @extend_schema(request=RejectSerializer, responses=ApprovalRequestSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Reject, saying why in `comment` (required)."""
-        return self._decide(request, ApprovalDecision.Verdict.REJECT)
+        return self._decide(request, ApprovalDecision.Verdict.REJECT, RejectSerializer)
 
     @extend_schema(request=None, responses=ApprovalRequestSerializer)
     @action(detail=True, methods=["post"])

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from lib import text
 from releases.models import Release, validate_in_range
 
 
@@ -57,7 +58,7 @@ class ApprovalRequest(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approval_requests"
     )
     urgency = models.CharField(max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
-    justification = models.TextField()
+    justification = models.TextField(validators=[text.multi_line])
     slot_start = models.DateTimeField(validators=[validate_in_range])
     slot_end = models.DateTimeField(validators=[validate_in_range])
     waives_notice = models.BooleanField(
@@ -116,7 +117,7 @@ class ApprovalDecision(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     verdict = models.CharField(max_length=8, choices=Verdict.choices)
-    comment = models.TextField(blank=True)
+    comment = models.TextField(blank=True, validators=[text.multi_line])
     at = models.DateTimeField()
 
     class Meta:

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from approvals.models import ApprovalDecision, ApprovalRequest
+from lib import text
 from releases.serializers import AwareDateTimeField, ReleaseItemSerializer
 
 
@@ -44,4 +45,12 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
 
 
 class DecideSerializer(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    comment = serializers.CharField(
+        required=False, allow_blank=True, max_length=4000, validators=[text.multi_line]
+    )
+
+
+class RejectSerializer(serializers.Serializer):
+    comment = serializers.CharField(
+        max_length=4000, validators=[text.multi_line], help_text="Why: required to reject."
+    )

@@ -9,6 +9,7 @@ from approvals.urls import api_urlpatterns as approvals_api
 from notes.api_urls import api_urlpatterns as notes_api
 from releases.urls import api_urlpatterns as releases_api
 
+handler400 = "api.problems.bad_request"
 handler404 = "api.problems.not_found"
 handler500 = "api.problems.server_error"
 

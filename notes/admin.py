@@ -84,6 +84,8 @@ class AdvanceNoticeAdmin(admin.ModelAdmin):
                 messages.success(request, f"{notice}: {done}.")
             except services.NoticeInvalid as exc:
                 messages.error(request, f"{notice}: " + " ".join(exc.errors.values()))
+            except services.NoticeRefused as exc:
+                messages.error(request, f"{notice}: {exc.detail}")
 
     @admin.action(description="Publish the selected drafts")
     def publish(self, request, queryset):

@@ -15,6 +15,8 @@ from rest_framework.views import APIView
 
 from accounts import roles
 from accounts.permissions import PublicThrottle
+from api.pagination import page_of
+from api.problems import Refused
 from notes import selectors, services
 from notes.models import AdvanceNotice
 from notes.serializers import (
@@ -57,7 +59,7 @@ class NotesView(APIView):
             start=values.get("start"),
             end=values.get("end"),
         )
-        page = Paginator(releases, 50).get_page(request.query_params.get("page"))
+        page = page_of(Paginator(releases, 50), request.query_params.get("page"))
         days = selectors.by_day(page, item_type=values.get("type"))
         return Response(
             {
@@ -82,6 +84,8 @@ def domain_errors():
         yield
     except services.NoticeInvalid as exc:
         raise exceptions.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
+    except services.NoticeRefused as exc:
+        raise Refused(exc.detail, [{"code": exc.code, "detail": exc.detail}]) from None
 
 
 class NoticeViewSet(
@@ -95,6 +99,8 @@ class NoticeViewSet(
 
     serializer_class = NoticeSerializer
     permission_classes = [EngineersWrite]
+    anonymous_reads = True  # published notices are public
+    problem_responses = {"POST": ["409"], "PUT": ["409"], "PATCH": ["409"]}
     throttle_classes = [PublicThrottle]
     filterset_fields = ["status", "impact_level"]
 

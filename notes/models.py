@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from lib import text
 from releases.models import Component, Release, validate_in_range
 
 
@@ -43,8 +44,10 @@ class AdvanceNotice(models.Model):
         related_name="advance_notice",
         help_text="The perceptible-impact release this notice announces.",
     )
-    headline = models.CharField(max_length=200, blank=True)
-    description = models.TextField(blank=True, help_text="A detailed description (Markdown).")
+    headline = models.CharField(max_length=200, blank=True, validators=[text.single_line])
+    description = models.TextField(
+        blank=True, help_text="A detailed description (Markdown).", validators=[text.multi_line]
+    )
     tentative_start = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
     tentative_zone = models.CharField(
         max_length=64, default="America/Los_Angeles", help_text="Zone the date is given in."
@@ -52,15 +55,21 @@ class AdvanceNotice(models.Model):
     certainty = models.CharField(
         max_length=10, choices=Certainty.choices, default=Certainty.TENTATIVE
     )
-    nature = models.TextField(blank=True, help_text="The nature of the release (Markdown).")
-    action_required = models.TextField(blank=True, help_text="What customers must do (Markdown).")
+    nature = models.TextField(
+        blank=True, help_text="The nature of the release (Markdown).", validators=[text.multi_line]
+    )
+    action_required = models.TextField(
+        blank=True, help_text="What customers must do (Markdown).", validators=[text.multi_line]
+    )
     action_deadline = models.DateTimeField(
         null=True,
         blank=True,
         validators=[validate_in_range],
         help_text="By when customers must have acted.",
     )
-    benefits = models.TextField(blank=True, help_text="What customers gain (Markdown).")
+    benefits = models.TextField(
+        blank=True, help_text="What customers gain (Markdown).", validators=[text.multi_line]
+    )
     impact_level = models.CharField(max_length=8, choices=Impact.choices, default=Impact.MEDIUM)
     components = models.ManyToManyField(Component, blank=True, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)

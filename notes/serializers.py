@@ -4,12 +4,12 @@ from rest_framework import serializers
 from notes.models import AdvanceNotice
 from notes.rendering import render_markdown
 from releases.models import validate_in_range
-from releases.serializers import AwareDateTimeField
+from releases.serializers import AwareDateTimeField, ComponentSlugField
 from releases.windows import iso_utc
 
 
 class NotesQuerySerializer(serializers.Serializer):
-    component = serializers.SlugField(required=False)
+    component = ComponentSlugField(required=False)
     type = serializers.ChoiceField(
         required=False, choices=["added", "changed", "deprecated", "removed", "fixed", "security"]
     )
@@ -24,9 +24,13 @@ class NotesQuerySerializer(serializers.Serializer):
         validators=[validate_in_range],
     )
 
+    page = serializers.IntegerField(required=False, min_value=1, help_text="From 1.")
+
     def validate(self, attrs):
         if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
             raise serializers.ValidationError({"end": "The end date is before the start date."})
+        if attrs.get("component"):
+            attrs["component"] = attrs["component"].slug
         return attrs
 
 

@@ -44,9 +44,19 @@ LABELS = {
 
 
 class NoticeInvalid(Exception):
+    """Bad input, by field name."""
+
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class NoticeRefused(Exception):
+    """The notice's state does not allow this (a 409, as for releases): a code and a sentence."""
+
+    def __init__(self, code: str, detail: str):
+        self.code, self.detail = code, detail
+        super().__init__(detail)
 
 
 def lead_time(impact_level: str) -> dt.timedelta:
@@ -79,8 +89,6 @@ def notice_errors(
             errors["release"] = "Only a release with perceptible impact gets an advance notice."
         elif AdvanceNotice.objects.filter(release=release).exists():
             errors["release"] = "This release has a notice already; edit that one."
-    elif notice.status in (AdvanceNotice.Status.WITHDRAWN, AdvanceNotice.Status.DONE):
-        errors["status"] = f"A {notice.status} notice is final."
     elif notice.status == AdvanceNotice.Status.PUBLISHED:
         candidate = copy.copy(notice)
         for name, value in values.items():
@@ -129,6 +137,8 @@ def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, *
     at = at or timezone.now()
     with transaction.atomic():
         notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
+        if notice.status in (AdvanceNotice.Status.WITHDRAWN, AdvanceNotice.Status.DONE):
+            raise NoticeRefused("invalid_state", f"A {notice.status} notice is final.")
         errors = notice_errors(release=notice.release, notice=notice, values=values)
         if errors:
             raise NoticeInvalid(errors)
@@ -180,8 +190,8 @@ def notice_publish(*, notice: AdvanceNotice, by, at: dt.datetime | None = None) 
     with transaction.atomic():
         notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
         if notice.status != AdvanceNotice.Status.DRAFT:
-            raise NoticeInvalid(
-                {"status": f"Only a draft is published; this one is {notice.status}."}
+            raise NoticeRefused(
+                "invalid_state", f"Only a draft is published; this one is {notice.status}."
             )
         missing = _missing(notice)
         if missing:
@@ -212,7 +222,7 @@ def _close(notice: AdvanceNotice, status: str, *, by, at: dt.datetime | None) ->
     with transaction.atomic():
         notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
         if notice.status != AdvanceNotice.Status.PUBLISHED:
-            raise NoticeInvalid({"status": f"Only a published notice can be {status}."})
+            raise NoticeRefused("invalid_state", f"Only a published notice can be {status}.")
         notice.status = status
         notice.save()
         record_event(

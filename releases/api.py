@@ -26,6 +26,7 @@ from releases.serializers import (
     ComponentSerializer,
     FreezeSerializer,
     GateQuerySerializer,
+    NewReleaseItemSerializer,
     ReleaseCreateSerializer,
     ReleaseDecisionSerializer,
     ReleaseEventSerializer,
@@ -214,7 +215,12 @@ class AwareDateTimeFilter(django_filters.Filter):
 
 
 class ReleaseFilter(django_filters.FilterSet):
-    component = django_filters.CharFilter(field_name="component__slug", help_text="Its slug.")
+    component = django_filters.ModelChoiceFilter(
+        to_field_name="slug",
+        queryset=Component.objects.all(),
+        help_text="Its slug.",
+        error_messages={"invalid_choice": "Unknown component."},
+    )
     scheduled_after = AwareDateTimeFilter(field_name="scheduled_start", lookup_expr="gte")
     scheduled_before = AwareDateTimeFilter(field_name="scheduled_start", lookup_expr="lt")
 
@@ -359,12 +365,8 @@ class ReleaseItemViewSet(viewsets.ModelViewSet):
     filterset_class = ItemFilter
     problem_responses = {"*": ["409"]}
 
-    def get_serializer(self, *args, **kwargs):
-        serializer = super().get_serializer(*args, **kwargs)
-        if self.action == "create":
-            serializer.fields["release"].read_only = False
-            serializer.fields["release"].queryset = Release.objects.all()
-        return serializer
+    def get_serializer_class(self):
+        return NewReleaseItemSerializer if self.action == "create" else ReleaseItemSerializer
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from lib import text
 from releases import windows
 
 DEFAULT_ZONE = "America/Los_Angeles"
@@ -73,7 +74,7 @@ class Component(models.Model):
         CLIENT = "client", "Client"
 
     slug = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[text.single_line])
     kind = models.CharField(max_length=20, choices=Kind.choices)
 
     objects = ComponentQuerySet.as_manager()
@@ -159,7 +160,7 @@ _RECURRENCE_FIELDS = {"rule": "rrule", "duration": "duration_minutes"}
 class WindowPolicy(Scoped):
     """Regular releases may happen during each occurrence of this recurring window."""
 
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=120, unique=True, validators=[text.single_line])
     rrule = models.CharField(
         "recurrence rule",
         max_length=500,
@@ -201,7 +202,9 @@ class WindowPolicy(Scoped):
 class Freeze(Scoped):
     """A blackout: closes whatever part of a window it overlaps. One-off or recurring."""
 
-    reason = models.CharField(max_length=200, help_text="Shown to whoever is refused.")
+    reason = models.CharField(
+        max_length=200, help_text="Shown to whoever is refused.", validators=[text.single_line]
+    )
     # One-off: [starts_at, ends_at) in UTC; no end means until it is lifted.
     starts_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
     ends_at = models.DateTimeField(
@@ -319,8 +322,10 @@ class Release(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     component = models.ForeignKey(Component, on_delete=models.PROTECT, related_name="releases")
-    version = models.CharField(max_length=64)
-    title = models.CharField(max_length=200)
+    version = models.CharField(
+        max_length=64, validators=[text.version], help_text="Letters, digits and . + _ -."
+    )
+    title = models.CharField(max_length=200, validators=[text.single_line])
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.REGULAR)
     impact = models.CharField(max_length=12, choices=Impact.choices, default=Impact.NONE)
     scheduled_start = models.DateTimeField(validators=[validate_in_range])
@@ -331,7 +336,7 @@ class Release(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_releases"
     )
-    notes = models.TextField(blank=True, help_text="Markdown.")
+    notes = models.TextField(blank=True, help_text="Markdown.", validators=[text.multi_line])
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     public_from = models.DateTimeField(
         null=True,
@@ -430,8 +435,8 @@ class ReleaseItem(models.Model):
         SECURITY = "security", "Security"
 
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items")
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True, help_text="Markdown.")
+    title = models.CharField(max_length=200, validators=[text.single_line])
+    description = models.TextField(blank=True, help_text="Markdown.", validators=[text.multi_line])
     type = models.CharField(max_length=12, choices=Type.choices, default=Type.CHANGED)
     breaking = models.BooleanField(default=False)
     public = models.BooleanField(default=True, help_text="Internal items never appear publicly.")
@@ -449,7 +454,7 @@ class Rollback(models.Model):
     """A release taken back out of production, and the version that replaced it."""
 
     release = models.OneToOneField(Release, on_delete=models.PROTECT, related_name="rollback")
-    reason = models.TextField()
+    reason = models.TextField(validators=[text.multi_line])
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
     restored = models.ForeignKey(

@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from lib import text
 from releases.models import (
     RECURRENCE_FIELDS,
     Component,
@@ -311,6 +312,15 @@ class ReleaseItemSerializer(serializers.ModelSerializer):
         read_only_fields = ["release"]
 
 
+class NewReleaseItemSerializer(ReleaseItemSerializer):
+    """An item added to an existing release (POST /api/v1/items/)."""
+
+    release = serializers.PrimaryKeyRelatedField(queryset=Release.objects.all())
+
+    class Meta(ReleaseItemSerializer.Meta):
+        read_only_fields = []
+
+
 class NewItemSerializer(serializers.ModelSerializer):
     """An item given with a new release."""
 
@@ -401,7 +411,9 @@ class ReleaseCreateSerializer(ReleaseSerializer):
 class TransitionSerializer(serializers.Serializer):
     """The body of a transition; only rollback needs one (its reason)."""
 
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, validators=[text.multi_line]
+    )
     shipped = serializers.ListField(
         child=serializers.IntegerField(),
         required=False,
@@ -423,6 +435,9 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class ReleaseDecisionSerializer(DecisionSerializer):
-    release = serializers.IntegerField()
-    reasons = ReasonSerializer(many=True)
+    """The gate's answer; ``release``, ``reasons`` and ``authorization`` only when asked about
+    a release (``release=``)."""
+
+    release = serializers.IntegerField(required=False)
+    reasons = ReasonSerializer(many=True, required=False)
     authorization = serializers.CharField(allow_null=True, required=False)

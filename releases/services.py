@@ -589,6 +589,16 @@ def _item_release(release: Release) -> Release:
 STARTED = (Release.State.IN_PROGRESS, Release.State.RELEASED, Release.State.VERIFIED)
 
 
+def _check_shipped(locked: Release, item: ReleaseItem) -> None:
+    if item.shipped and locked.state in (Release.State.PLANNED, Release.State.ANNOUNCED):
+        raise ReleaseInvalid(
+            {
+                "shipped": "Nothing has shipped before the release starts: an item is marked "
+                "shipped when its release completes."
+            }
+        )
+
+
 def _check_breaking(locked: Release, item: ReleaseItem) -> None:
     """A breaking change never ships without a notice: once a no-impact release has started,
     no public item of it may become breaking (before that, announce and start refuse)."""
@@ -614,6 +624,7 @@ def item_add(*, release: Release, by, at: dt.datetime | None = None, **fields) -
         locked = _item_release(release)
         fields.setdefault("planned", locked.state == Release.State.PLANNED)
         item = ReleaseItem(release=locked, **fields)
+        _check_shipped(locked, item)
         _check_breaking(locked, item)
         item.save()
         record_event(
@@ -641,6 +652,7 @@ def item_update(*, item: ReleaseItem, by, at: dt.datetime | None = None, **chang
         before = {k: getattr(item, k) for k in changed}
         for name, value in changed.items():
             setattr(item, name, value)
+        _check_shipped(locked, item)
         _check_breaking(locked, item)
         item.save()
         record_event(
