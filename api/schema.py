@@ -72,3 +72,14 @@ class ProblemAutoSchema(AutoSchema):
                 },
             )
         return responses
+
+
+def empty_means_omitted(result, generator, request, public):
+    """Document what every list does: ``?status=`` (an empty value, as HTML forms send for a
+    field left blank) is the same as leaving the parameter out. Required ones stay required."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return result

@@ -208,6 +208,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.empty_means_omitted",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ComponentKindEnum": "releases.models.Component.Kind",
         "ReleaseKindEnum": "releases.models.Release.Kind",

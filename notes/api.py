@@ -35,6 +35,7 @@ class NotesView(APIView):
 
     permission_classes = [permissions.AllowAny]
     throttle_classes = [PublicThrottle]
+    problem_responses = {"GET": ["404"]}  # a page past the last
 
     @extend_schema(
         parameters=[NotesQuerySerializer],

@@ -5,7 +5,7 @@ from notes import feeds, views
 urlpatterns = [
     path("", views.home, name="home"),
     path("releases/", views.release_notes, name="release-notes"),
-    path("releases/<slug:component>/<str:version>/", views.release_detail, name="release-detail"),
+    path("releases/<slug:component>/<path:version>/", views.release_detail, name="release-detail"),
     path("notices/", views.notices, name="notices"),
     path("notices/<int:pk>/", views.notice_detail, name="notice-detail"),
     path("feeds/releases.atom", views.public(feeds.ReleasesFeed()), name="releases-feed"),
