@@ -35,7 +35,11 @@ class Pagination(PageNumberPagination):
 
     def get_page_size(self, request):
         size = _positive(request.query_params.get(self.page_size_query_param), "page_size")
-        return min(size, self.max_page_size) if size else self.page_size
+        if size and size > self.max_page_size:
+            raise ValidationError(
+                {"page_size": [f"At most {self.max_page_size} per page; ask for more pages."]}
+            )
+        return size or self.page_size
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request

@@ -19,10 +19,24 @@ VAR_DIR = Path(env_str("NIGHTSHIFT_VAR_DIR", str(BASE_DIR / "var")))
 # django-q2 reads its Conf once, at import: tests must run tasks synchronously from here.
 TESTING = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
 
-DEBUG = env_bool("DEBUG", default=True)
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-never-in-production" if DEBUG else None)
-if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("dev-only")):
-    raise ImproperlyConfigured("SECRET_KEY must be a random string of 50+ characters when DEBUG=0.")
+# Safe when unset: debug off, and no start without a secret key. `make run` turns development
+# mode on explicitly (DEBUG=1), which alone may use the well-known development key.
+DEBUG = env_bool("DEBUG", default=False)
+_DEV_KEY = "dev-only-insecure-key-never-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY") or (
+    _DEV_KEY if DEBUG else "test-only-" + "k" * 50 if TESTING else ""
+)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is required: set it to 50+ random characters (for example the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`). For development on "
+        "your own machine, run with DEBUG=1 (make run does)."
+    )
+if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY == _DEV_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be a random string of 50+ characters, not the development key, "
+        "unless DEBUG=1. Anyone who knows the key can forge unsubscribe and acknowledgement links."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -246,7 +260,9 @@ DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 50, minimum=1)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 60, minimum=1)
 DELIVERY_REQUEUE_SECONDS = env_int("DELIVERY_REQUEUE_SECONDS", 300, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
-WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+# Off unless set, even in development: a webhook anyone subscribes must not reach this host's
+# own network (loopback, private, link-local addresses) nor go over plain http.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 # A release with no perceptible impact is public from its window's opening (the guide: "as they
 # occur"); this moves that moment earlier, for its items and pages alike.
 ITEMS_ANNOUNCE_HOURS = env_int("ITEMS_ANNOUNCE_HOURS", 0, minimum=0)
@@ -305,7 +321,8 @@ STORAGES = {
 }
 
 # --- Security (checked by `manage.py check --deploy` when DEBUG=0) -----------------------------
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# The test client speaks plain http to "testserver"; everything else defaults to HTTPS only.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not (DEBUG or TESTING))
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)

@@ -39,6 +39,7 @@ def test_env_helpers_refuse_bad_values(monkeypatch):
 
 def _manage(*args, **env):
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.setdefault("DEBUG", "1")  # a development run, unless a test says otherwise
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -76,6 +77,23 @@ def test_production_without_a_secret_key_fails_loudly(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
+
+
+def test_unset_debug_means_production_and_refuses_to_start_without_a_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**env, "NIGHTSHIFT_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr and "DEBUG=1" in result.stderr
+    dev_key = _manage("check", DEBUG="0", SECRET_KEY="dev-only-insecure-key-never-in-production")
+    assert dev_key.returncode != 0 and "not the development key" in dev_key.stderr
 
 
 def test_sqlite_is_tuned_for_concurrent_writers(tmp_path, django_db_blocker):

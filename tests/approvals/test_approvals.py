@@ -109,6 +109,7 @@ def test_a_critical_quorum_above_the_normal_one_stops_the_process(tmp_path):
         cwd=Path(__file__).resolve().parents[2],
         env={
             "PATH": "/usr/bin:/bin",
+            "DEBUG": "1",
             "APPROVAL_QUORUM": "1",
             "APPROVAL_QUORUM_CRITICAL": "2",
             "NIGHTSHIFT_VAR_DIR": str(tmp_path),

@@ -9,6 +9,12 @@ from tests.conftest import NOW
 from tests.notifications import sink as sinks
 
 
+@pytest.fixture(autouse=True)
+def _local_webhooks(settings):
+    """The sinks listen on 127.0.0.1, which production refuses (WEBHOOK_ALLOW_PRIVATE off)."""
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def sink():
     receiver = sinks.start()
