@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
 from approvals.models import ApprovalRequest
@@ -114,7 +114,26 @@ def test_sqlite_is_tuned_for_concurrent_writers(tmp_path, django_db_blocker):
 
 
 @pytest.mark.django_db
-def test_demo_is_idempotent_and_prints_the_password():
+def test_demo_refuses_to_run_with_debug_off(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG=1"):
+        call_command("demo", stdout=io.StringIO())
+    assert not get_user_model().objects.filter(username="engineer").exists()
+
+
+@pytest.mark.django_db
+def test_demo_never_changes_an_existing_users_password(settings):
+    settings.DEBUG = True
+    get_user_model().objects.create_user("manager", password="my-own-long-password")
+    call_command("demo", stdout=io.StringIO())
+    assert authenticate(username="manager", password="my-own-long-password") is not None
+    assert authenticate(username="manager", password="nightshift-demo") is None
+    assert authenticate(username="engineer", password="nightshift-demo") is not None
+
+
+@pytest.mark.django_db
+def test_demo_is_idempotent_and_prints_the_password(settings):
+    settings.DEBUG = True
     for _ in range(2):
         out = io.StringIO()
         call_command("demo", stdout=out)

@@ -3,7 +3,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,8 +40,9 @@ USERS = [
 
 class Command(BaseCommand):
     help = (
-        "Load demo data: components and the users engineer, manager, manager2 and customer. "
-        "Safe to run again; it resets their password to the one printed."
+        "Load demo data for development (DEBUG=1 only): components and the users engineer, "
+        "manager, manager2 and customer. Safe to run again: what exists is left as it is, "
+        "passwords included."
     )
 
     def add_arguments(self, parser):
@@ -53,19 +54,30 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, password, **options):
+        if not settings.DEBUG:
+            # Users with a known password on a real site would be a gift to anyone.
+            raise CommandError(
+                "The demo data is for development only: run it with DEBUG=1 (make run does)."
+            )
         for slug, name, kind in COMPONENTS:
-            Component.objects.update_or_create(slug=slug, defaults={"name": name, "kind": kind})
+            Component.objects.get_or_create(slug=slug, defaults={"name": name, "kind": kind})
         User = get_user_model()
         for username, full_name, role in USERS:
             first, last = full_name.split()
-            user, _ = User.objects.get_or_create(username=username)
-            user.first_name, user.last_name = first, last
-            user.email = f"{username}@example.com"
-            user.is_staff = role is not None  # staff may use the admin desk
-            user.set_password(password)
-            user.save()
-            if role:
-                user.groups.set([Group.objects.get(name=role)])
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@example.com",
+                    "is_staff": role is not None,  # staff may use the admin desk
+                },
+            )
+            if created:  # an existing user's password is theirs: never changed here
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                if role:
+                    user.groups.set([Group.objects.get(name=role)])
         self._history(User.objects.get(username="engineer"))
         self.stdout.write(f"Demo components: {', '.join(slug for slug, *_ in COMPONENTS)}")
         self.stdout.write(
