@@ -159,6 +159,7 @@ if RATE_LIMIT_STORE.partition(":")[0] not in ("redis", "sqlite", "memory"):
     )
 # Parallel test processes share one Redis: each keeps its own counters.
 RATE_LIMIT_PREFIX = "nightshift" + (f"-{os.environ.get('PYTEST_XDIST_WORKER', '')}" * TESTING)
+SUBSCRIBE_RATE = env_rate("SUBSCRIBE_RATE", "10/hour")  # subscribe-form posts per client
 
 # --- Auth, API ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

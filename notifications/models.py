@@ -3,6 +3,8 @@ outbox: one Message per thing to say, one Delivery per recipient) and who acknow
 
 from __future__ import annotations
 
+import contextlib
+import re
 import secrets
 import uuid
 
@@ -24,6 +26,21 @@ class Topic(models.TextChoices):
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def mailbox_of(email: str) -> str:
+    """The mailbox a provider delivers ``email`` to: lower-case, unquoted, without a +tag.
+
+    ``"Victim+1"@Example.com``, ``victim+2@example.com`` and ``VICTIM@example.com`` reach one
+    inbox, so a limit kept per address would not protect it.
+    """
+    local, _, domain = email.strip().rpartition("@")
+    if len(local) >= 2 and local.startswith('"') and local.endswith('"'):
+        local = re.sub(r"\\(.)", r"\1", local[1:-1])  # a quoted local part, its escapes undone
+    domain = domain.lower()
+    with contextlib.suppress(UnicodeError):  # exämple.com is xn--exmple-cua.com
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local.partition('+')[0]}@{domain}".lower()
 
 
 class SubscriberQuerySet(models.QuerySet):
@@ -49,6 +66,14 @@ class Subscriber(models.Model):
     channel = models.CharField(max_length=8, choices=Channel.choices)
     email = models.EmailField(blank=True)
     url = models.URLField("webhook URL", max_length=500, blank=True)
+    mailbox = models.CharField(
+        max_length=254,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="The e-mail address as its provider delivers it (lower-case, unquoted, no "
+        "+tag): confirmations are limited per mailbox.",
+    )
     secret = models.CharField(
         max_length=64, default=new_secret, help_text="Signs every webhook body (HMAC-SHA256)."
     )
@@ -85,6 +110,12 @@ class Subscriber(models.Model):
 
     def __str__(self):
         return self.address
+
+    def save(self, *args, **kwargs):
+        # Derived here, so every way a subscriber is made (the form, the admin, the demo,
+        # fixtures) keeps it in step with the address.
+        self.mailbox = mailbox_of(self.email) if self.email else ""
+        super().save(*args, **kwargs)
 
     @property
     def address(self) -> str:

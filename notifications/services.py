@@ -10,6 +10,7 @@ at-least-once: webhook receivers deduplicate on the delivery id.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import random
@@ -30,6 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from accounts import ratelimit
 from notes.models import AdvanceNotice
 from notifications import messages, webhooks
 from notifications.messages import Content
@@ -41,6 +43,7 @@ from notifications.models import (
     Message,
     Subscriber,
     Topic,
+    mailbox_of,
 )
 from releases import selectors as release_selectors
 from releases.models import Component, Release, ReleaseEvent
@@ -58,6 +61,14 @@ class SubscriptionInvalid(Exception):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
+class SubscriptionThrottled(SubscriptionInvalid):
+    """Too many subscriptions from this client: nothing was written; try again later."""
+
+    def __init__(self, errors: dict[str, str], retry_after: float):
+        self.retry_after = retry_after
+        super().__init__(errors)
+
+
 class BadLink(Exception):
     """A confirmation, unsubscribe or acknowledgement link that is forged, broken or stale."""
 
@@ -67,7 +78,9 @@ class BadLink(Exception):
 # storing for them; each kind has its own salt, so one kind of link never works as another.
 
 CONFIRM_DAYS = 7
+# At most one confirmation per mailbox (see models.mailbox_of) in this time, and so many a day.
 CONFIRM_EVERY = dt.timedelta(minutes=10)
+CONFIRM_DAILY = 3
 
 
 def _link(name: str, salt: str, payload: dict, *, absolute: bool = True) -> str:
@@ -134,6 +147,7 @@ def subscribe(
     url: str = "",
     topics: Iterable[str],
     components: Iterable[Component] = (),
+    client: str = "",
     at: dt.datetime | None = None,
 ) -> Subscriber:
     """Subscribe an e-mail address (sent a confirmation link) or a webhook (active at once).
@@ -141,6 +155,12 @@ def subscribe(
     An e-mail subscription changes nothing until its link is followed: a new address stays
     unconfirmed, and new preferences for a known address ride in the link. So nobody can
     subscribe, or re-scope, an address that is not theirs.
+
+    ``client`` (the form's ``ratelimit.client_address``) may subscribe SUBSCRIBE_RATE times;
+    beyond that SubscriptionThrottled, and nothing is written. A mailbox gets at most one
+    confirmation per CONFIRM_EVERY and CONFIRM_DAILY a day; a submission beyond that gets the
+    same answer as any other (an unsaved Subscriber when the address is new) and writes nothing,
+    so the answer never tells whether, or how lately, an address was submitted.
     """
     at = at or timezone.now()
     email, url = email.strip().lower(), url.strip()
@@ -157,6 +177,23 @@ def subscribe(
             validate_email(email)
         except ValidationError:
             errors["email"] = "Enter a valid e-mail address."
+        else:
+            if email.rpartition("@")[2].startswith("["):
+                # user@[127.0.0.1] is a valid address (RFC 5321), but it has our mail server
+                # connect to whatever machine the submitter names, with no MX to say the
+                # domain takes mail. Readers have mailboxes at domains.
+                errors["email"] = (
+                    "Give an address at a domain name; an IP address in brackets is not accepted."
+                )
+    if client and not errors:
+        # Counted before any name is looked up: the form cannot be used to probe DNS either.
+        limit, period = ratelimit.parse_rate(settings.SUBSCRIBE_RATE)
+        verdict = ratelimit.hit("subscribe", client, limit=limit, period=period)
+        if not verdict.allowed:
+            minutes = max(1, round(verdict.retry_after / 60))
+            wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+            error = f"Too many subscriptions from your address; try again in {wait}."
+            raise SubscriptionThrottled({"__all__": error}, retry_after=verdict.retry_after)
     if url and not errors:
         try:
             webhooks.check_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
@@ -184,19 +221,16 @@ def _subscribe(email, url, preferences, components, at) -> Subscriber:
         subscriber.components.set(components)
         return subscriber
     subscriber = Subscriber.objects.select_for_update().filter(email=email).first()
+    if not _may_confirm(mailbox_of(email), at):
+        # The same answer as when a confirmation goes out, and nothing written.
+        return subscriber or Subscriber(
+            channel=Subscriber.Channel.EMAIL, email=email, created_at=at
+        )
     if subscriber is None:
         subscriber = Subscriber(channel=Subscriber.Channel.EMAIL, email=email, created_at=at)
         _apply(subscriber, preferences)
         subscriber.save()
         subscriber.components.set(components)
-    # One confirmation per address per CONFIRM_EVERY: the form cannot be used to flood a mailbox.
-    recent = Delivery.objects.filter(
-        message__kind=Kind.CONFIRM,
-        address=email,
-        created_at__gt=min(at, timezone.now()) - CONFIRM_EVERY,
-    )
-    if recent.exists():
-        return subscriber
     content = messages.confirm([Topic(t).label for t in preferences["t"]])
     # The link itself is signed when the e-mail is sent: no usable token rests in the database.
     content.data["preferences"] = preferences
@@ -208,6 +242,27 @@ def _subscribe(email, url, preferences, components, at) -> Subscriber:
         at=at,
     )
     return subscriber
+
+
+def _may_confirm(mailbox: str, at: dt.datetime) -> bool:
+    """May this mailbox be sent a confirmation now? The form must not flood anyone's inbox.
+
+    Counted per mailbox, not per address: +tag variants, quoted local parts and a different
+    case all reach the same inbox.
+    """
+    since = min(at, timezone.now())
+    sent = Delivery.objects.filter(message__kind=Kind.CONFIRM, subscriber__mailbox=mailbox)
+    if sent.filter(created_at__gt=since - CONFIRM_EVERY).exists():
+        return False
+    if sent.filter(created_at__gt=since - dt.timedelta(days=1)).count() >= CONFIRM_DAILY:
+        return False
+    # Submissions at the same moment all find no confirmation above (none is committed yet);
+    # the counter every worker shares lets one of them through. It never stops one the
+    # database allows: that comes 10 minutes after the last, in a later window of the counter.
+    # The key is a digest: no address rests in the counter store.
+    key = hashlib.sha256(mailbox.encode()).hexdigest()[:32]
+    period = int(CONFIRM_EVERY.total_seconds())
+    return ratelimit.hit("confirm-mailbox", key, limit=1, period=period).allowed
 
 
 def subscriber_confirm(*, token: str, at: dt.datetime | None = None) -> Subscriber:

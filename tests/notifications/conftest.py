@@ -1,4 +1,5 @@
 import datetime as dt
+import uuid
 
 import pytest
 import time_machine
@@ -7,6 +8,13 @@ from django.utils import timezone
 from notifications.models import Contact, CustomerAccount, Subscriber
 from tests.conftest import NOW
 from tests.notifications import sink as sinks
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_limits(settings):
+    """Each test counts its rate limits from zero: the store outlives a test (it is the
+    process's memory, or CI's Redis), and every test client comes from 127.0.0.1."""
+    settings.RATE_LIMIT_PREFIX = f"test-{uuid.uuid4().hex}"
 
 
 @pytest.fixture
