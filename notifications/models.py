@@ -7,6 +7,7 @@ import contextlib
 import re
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from django.db import models
 from django.utils import timezone
@@ -43,6 +44,11 @@ def mailbox_of(email: str) -> str:
     return f"{local.partition('+')[0]}@{domain}".lower()
 
 
+def host_of(url: str) -> str:
+    """A webhook URL's host name, lower-case (an IPv6 literal without its brackets)."""
+    return urlsplit(url).hostname or ""
+
+
 class SubscriberQuerySet(models.QuerySet):
     def active(self):
         """Confirmed and not unsubscribed: the only ones anything is sent to."""
@@ -74,6 +80,14 @@ class Subscriber(models.Model):
         help_text="The e-mail address as its provider delivers it (lower-case, unquoted, no "
         "+tag): confirmations are limited per mailbox.",
     )
+    host = models.CharField(
+        max_length=253,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="The webhook URL's host: subscriptions awaiting verification are limited "
+        "per host.",
+    )
     secret = models.CharField(
         max_length=64, default=new_secret, help_text="Signs every webhook body (HMAC-SHA256)."
     )
@@ -85,7 +99,10 @@ class Subscriber(models.Model):
     components = models.ManyToManyField(Component, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     confirmed_at = models.DateTimeField(
-        null=True, blank=True, help_text="Nothing is sent before the address is confirmed."
+        null=True,
+        blank=True,
+        help_text="Nothing is sent before the address is confirmed (an e-mail address by its "
+        "link, a webhook by its endpoint echoing the verification request's challenge).",
     )
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
@@ -115,6 +132,7 @@ class Subscriber(models.Model):
         # Derived here, so every way a subscriber is made (the form, the admin, the demo,
         # fixtures) keeps it in step with the address.
         self.mailbox = mailbox_of(self.email) if self.email else ""
+        self.host = host_of(self.url)
         super().save(*args, **kwargs)
 
     @property
@@ -206,6 +224,7 @@ class Message(models.Model):
         APPROVAL_INVALIDATED = "approval.invalidated", "Approval request invalidated"
         MISSED_WINDOW = "release.missed_window", "Missed window"
         CONFIRM = "subscription.confirm", "Subscription confirmation"
+        VERIFY = "subscription.verify", "Webhook verification"
 
     key = models.CharField(max_length=150, unique=True)
     kind = models.CharField(max_length=24, choices=Kind.choices)

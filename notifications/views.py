@@ -59,9 +59,13 @@ def subscribe(request):
             if isinstance(exc, services.SubscriptionThrottled):
                 retry_after = exc.retry_after
         else:
-            context = {"subscriber": subscriber, "timeout": settings.WEBHOOK_TIMEOUT_SECONDS}
-            if subscriber.url:
-                context["unsubscribe"] = services.unsubscribe_link(subscriber.pk, absolute=False)
+            # The same page whether the address was known or not (a webhook's unsubscribe link
+            # goes to its endpoint, in the verification request): nothing to learn from it.
+            context = {
+                "subscriber": subscriber,
+                "timeout": settings.WEBHOOK_TIMEOUT_SECONDS,
+                "verify_hours": round(services.VERIFY_WITHIN.total_seconds() / 3600),
+            }
             return render(request, "notifications/subscribed.html", context, status=201)
     status = 429 if retry_after is not None else 400 if form.errors else 200
     response = render(request, "notifications/subscribe.html", {"form": form}, status=status)

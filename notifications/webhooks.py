@@ -20,6 +20,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 MAX_RESPONSE = 64 * 1024
@@ -49,11 +50,6 @@ def check_url(url: str, *, allow_private: bool) -> str:
     """Raise WebhookRefused if ``url`` may not receive webhooks; else the address it resolves to."""
     parts = _split(url, allow_private=allow_private)
     return _resolve(parts.hostname, parts.port or _default_port(parts.scheme), allow_private)
-
-
-def host(url: str) -> str:
-    """The host name of a URL, lower-case (an IPv6 literal without its brackets)."""
-    return urlsplit(url).hostname or ""
 
 
 def _split(url: str, *, allow_private: bool):
@@ -179,10 +175,23 @@ def _drop(scheme: str, host: str, port: int, allow_private: bool) -> None:
         conn.close()
 
 
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes  # the first MAX_RESPONSE bytes
+
+
 def post(
     url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
 ) -> int:
     """POST ``body`` to ``url``; return the 2xx status or raise WebhookFailed/WebhookRefused."""
+    return exchange(url, body, headers, timeout=timeout, allow_private=allow_private).status
+
+
+def exchange(
+    url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
+) -> Answer:
+    """POST as ``post`` does; return the 2xx answer with (the start of) its body."""
     parts = _split(url, allow_private=allow_private)
     port = parts.port or _default_port(parts.scheme)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -197,7 +206,7 @@ def post(
         try:
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
-            response.read(MAX_RESPONSE)
+            answer = response.read(MAX_RESPONSE)
             if response.will_close or not response.isclosed():
                 _drop(parts.scheme, parts.hostname, port, allow_private)
             break
@@ -216,4 +225,4 @@ def post(
             raise WebhookFailed(f"The request failed: {text} {exc}".strip()) from None
     if not 200 <= response.status < 300:
         raise WebhookFailed(f"The endpoint answered {response.status} {response.reason}.")
-    return response.status
+    return Answer(response.status, answer)

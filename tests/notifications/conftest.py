@@ -18,7 +18,9 @@ def _own_rate_limits(settings):
 
 
 @pytest.fixture
-def sink():
+def sink(settings):
+    """A webhook receiver on 127.0.0.1, which only WEBHOOK_ALLOW_PRIVATE lets Nightshift reach."""
+    settings.WEBHOOK_ALLOW_PRIVATE = True
     receiver = sinks.start()
     yield receiver
     receiver.close()
