@@ -312,3 +312,19 @@ def test_confirmations_asked_at_the_same_moment_reach_the_mailbox_once(monkeypat
     second_done.set()
     first.join(10)
     assert list(Delivery.objects.values_list("address", flat=True)) == ["victim@example.com"]
+
+
+def test_the_migration_gives_existing_subscribers_their_mailbox_and_host(subscribe):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("notifications.migrations.0004_public_form_limits")
+    subscribe('"Reader+news"@Example.com')
+    subscribe("https://Hooks.Example.com:8443/in?x=1")
+    Subscriber.objects.update(mailbox="", host="")  # as they were before the migration
+    migration.fill(apps, None)
+    assert set(Subscriber.objects.values_list("mailbox", "host")) == {
+        ("reader@example.com", ""),
+        ("", "hooks.example.com"),
+    }
