@@ -23,8 +23,10 @@ TESTING = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
 # mode on explicitly (DEBUG=1), which alone may use the well-known development key.
 DEBUG = env_bool("DEBUG", default=False)
 _DEV_KEY = "dev-only-insecure-key-never-in-production"
+# Commands that neither serve nor sign anything run without a key (the lint step uses one).
+_KEYLESS = sys.argv[1:2] in (["makemigrations"], ["help"])
 SECRET_KEY = os.environ.get("SECRET_KEY") or (
-    _DEV_KEY if DEBUG else "test-only-" + "k" * 50 if TESTING else ""
+    _DEV_KEY if DEBUG else "not-signing-" + "k" * 50 if TESTING or _KEYLESS else ""
 )
 if not SECRET_KEY:
     raise ImproperlyConfigured(
@@ -175,6 +177,7 @@ if RATE_LIMIT_STORE.partition(":")[0] not in ("redis", "sqlite", "memory"):
     )
 # Parallel test processes share one Redis: each keeps its own counters.
 RATE_LIMIT_PREFIX = "nightshift" + (f"-{os.environ.get('PYTEST_XDIST_WORKER', '')}" * TESTING)
+SUBSCRIBE_RATE = env_rate("SUBSCRIBE_RATE", "10/hour")  # subscribe-form posts per client
 
 # --- Auth, API ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

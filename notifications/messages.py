@@ -174,3 +174,13 @@ def confirm(topics: list[str]) -> Content:
         "If it was not you, ignore this message.\n"
     )
     return Content("Confirm your subscription to release news", text, {"topics": topics})
+
+
+def verify(topics: list[str], challenge: str) -> Content:
+    """A webhook's verification request: its endpoint consents by echoing the challenge."""
+    text = (
+        f"Someone asked Nightshift to POST release news ({', '.join(topics)}) to this endpoint. "
+        'Nothing else is sent until it answers 2xx with the JSON body {"challenge": <the '
+        "data's challenge>}. An endpoint that did not ask answers anything else.\n"
+    )
+    return Content("Verify this webhook endpoint", text, {"challenge": challenge, "topics": topics})

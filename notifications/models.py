@@ -3,8 +3,11 @@ outbox: one Message per thing to say, one Delivery per recipient) and who acknow
 
 from __future__ import annotations
 
+import contextlib
+import re
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from django.db import models
 from django.utils import timezone
@@ -24,6 +27,26 @@ class Topic(models.TextChoices):
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def mailbox_of(email: str) -> str:
+    """The mailbox a provider delivers ``email`` to: lower-case, unquoted, without a +tag.
+
+    ``"Victim+1"@Example.com``, ``victim+2@example.com`` and ``VICTIM@example.com`` reach one
+    inbox, so a limit kept per address would not protect it.
+    """
+    local, _, domain = email.strip().rpartition("@")
+    if len(local) >= 2 and local.startswith('"') and local.endswith('"'):
+        local = re.sub(r"\\(.)", r"\1", local[1:-1])  # a quoted local part, its escapes undone
+    domain = domain.lower()
+    with contextlib.suppress(UnicodeError):  # exämple.com is xn--exmple-cua.com
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local.partition('+')[0]}@{domain}".lower()
+
+
+def host_of(url: str) -> str:
+    """A webhook URL's host name, lower-case (an IPv6 literal without its brackets)."""
+    return urlsplit(url).hostname or ""
 
 
 class SubscriberQuerySet(models.QuerySet):
@@ -49,6 +72,22 @@ class Subscriber(models.Model):
     channel = models.CharField(max_length=8, choices=Channel.choices)
     email = models.EmailField(blank=True)
     url = models.URLField("webhook URL", max_length=500, blank=True)
+    mailbox = models.CharField(
+        max_length=254,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="The e-mail address as its provider delivers it (lower-case, unquoted, no "
+        "+tag): confirmations are limited per mailbox.",
+    )
+    host = models.CharField(
+        max_length=253,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="The webhook URL's host: subscriptions awaiting verification are limited "
+        "per host.",
+    )
     secret = models.CharField(
         max_length=64, default=new_secret, help_text="Signs every webhook body (HMAC-SHA256)."
     )
@@ -60,7 +99,10 @@ class Subscriber(models.Model):
     components = models.ManyToManyField(Component, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     confirmed_at = models.DateTimeField(
-        null=True, blank=True, help_text="Nothing is sent before the address is confirmed."
+        null=True,
+        blank=True,
+        help_text="Nothing is sent before the address is confirmed (an e-mail address by its "
+        "link, a webhook by its endpoint echoing the verification request's challenge).",
     )
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
@@ -85,6 +127,13 @@ class Subscriber(models.Model):
 
     def __str__(self):
         return self.address
+
+    def save(self, *args, **kwargs):
+        # Derived here, so every way a subscriber is made (the form, the admin, the demo,
+        # fixtures) keeps it in step with the address.
+        self.mailbox = mailbox_of(self.email) if self.email else ""
+        self.host = host_of(self.url)
+        super().save(*args, **kwargs)
 
     @property
     def address(self) -> str:
@@ -175,6 +224,7 @@ class Message(models.Model):
         APPROVAL_INVALIDATED = "approval.invalidated", "Approval request invalidated"
         MISSED_WINDOW = "release.missed_window", "Missed window"
         CONFIRM = "subscription.confirm", "Subscription confirmation"
+        VERIFY = "subscription.verify", "Webhook verification"
 
     key = models.CharField(max_length=150, unique=True)
     kind = models.CharField(max_length=24, choices=Kind.choices)

@@ -26,4 +26,5 @@ def scheduled_work() -> dict[str, int]:
         "items_announced": services.announce_items(),
         "reminders": services.send_reminders(),
         "missed_windows": releases.flag_missed_windows(),
+        "unverified_webhooks_expired": services.expire_unverified_webhooks(),
     }

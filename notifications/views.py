@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from accounts import ratelimit
 from notifications import services
 from notifications.models import Topic
 from releases.models import Component
@@ -42,6 +43,7 @@ class SubscribeForm(forms.Form):
 @require_http_methods(["GET", "HEAD", "POST"])
 def subscribe(request):
     form = SubscribeForm(request.POST or None)
+    retry_after = None
     if request.method == "POST" and form.is_valid():
         try:
             subscriber = services.subscribe(
@@ -49,17 +51,27 @@ def subscribe(request):
                 url=form.cleaned_data["url"] or "",
                 topics=form.cleaned_data["topics"],
                 components=form.cleaned_data["components"],
+                client=ratelimit.client_address(request),
             )
         except services.SubscriptionInvalid as exc:
             for field, error in exc.errors.items():
                 form.add_error(field if field in form.fields else None, error)
+            if isinstance(exc, services.SubscriptionThrottled):
+                retry_after = exc.retry_after
         else:
-            context = {"subscriber": subscriber, "timeout": settings.WEBHOOK_TIMEOUT_SECONDS}
-            if subscriber.url:
-                context["unsubscribe"] = services.unsubscribe_link(subscriber.pk, absolute=False)
+            # The same page whether the address was known or not (a webhook's unsubscribe link
+            # goes to its endpoint, in the verification request): nothing to learn from it.
+            context = {
+                "subscriber": subscriber,
+                "timeout": settings.WEBHOOK_TIMEOUT_SECONDS,
+                "verify_hours": round(services.VERIFY_WITHIN.total_seconds() / 3600),
+            }
             return render(request, "notifications/subscribed.html", context, status=201)
-    status = 400 if form.errors else 200
-    return render(request, "notifications/subscribe.html", {"form": form}, status=status)
+    status = 429 if retry_after is not None else 400 if form.errors else 200
+    response = render(request, "notifications/subscribe.html", {"form": form}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(max(1, round(retry_after)))
+    return response
 
 
 def _bad_link(request, exc: services.BadLink):

@@ -2,6 +2,9 @@
 
 - Only http(s) URLs with a host; plain http and addresses that are loopback, private,
   link-local or otherwise not global are refused unless ``allow_private`` (tests, development).
+  So are IPv6 addresses that carry such an IPv4 address inside (NAT64, 6to4, Teredo,
+  IPv4-mapped or -translated), and the deprecated IPv4-compatible ones: a network that routes
+  them reaches the IPv4 address. A refusal never says what the host resolved to.
 - The address is checked when the connection is made and the socket goes to that very
   address, so a DNS answer cannot change between the check and the connect.
 - Redirects are not followed: a 3xx is an answer like any other, and only 2xx counts.
@@ -17,6 +20,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 MAX_RESPONSE = 64 * 1024
@@ -42,10 +46,10 @@ def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(signature(secret, timestamp, body), header)
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
-    """Raise WebhookRefused if ``url`` may not receive webhooks; resolves its host."""
+def check_url(url: str, *, allow_private: bool) -> str:
+    """Raise WebhookRefused if ``url`` may not receive webhooks; else the address it resolves to."""
     parts = _split(url, allow_private=allow_private)
-    _resolve(parts.hostname, parts.port or _default_port(parts.scheme), allow_private)
+    return _resolve(parts.hostname, parts.port or _default_port(parts.scheme), allow_private)
 
 
 def _split(url: str, *, allow_private: bool):
@@ -69,21 +73,57 @@ def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address that the network may reach for them:
+# NAT64's well-known prefix (RFC 6052) and SIIT's IPv4-translated form (RFC 2765).
+_EMBEDDING = [ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::ffff:0:0:0/96")]
+# Refused whatever they carry: local-use NAT64 (RFC 8215) is the operator's own network, and
+# IPv4-compatible addresses are deprecated (RFC 4291), yet tunnelled by Linux's sit0 if it is up.
+_REFUSED = [ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("::/96")]
+
+
+def _embedded(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped, 6to4, Teredo, NAT64, translated."""
+    found = [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
+    if ip.teredo:
+        found.extend(ip.teredo)  # the Teredo server and the client behind it
+    if any(ip in network for network in _EMBEDDING):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """May a webhook go to this address? Global, not multicast, and nothing private inside."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if ip.version == 6:
+        if any(ip in network for network in _REFUSED):
+            return False
+        return all(v4.is_global and not v4.is_multicast for v4 in _embedded(ip))
+    return True
+
+
 def _resolve(host: str, port: int, allow_private: bool) -> str:
-    """The address to connect to; every address the name has must be public."""
+    """The address to connect to; every address the name has must be public.
+
+    The refusal is the same sentence whether the name does not resolve or resolves to a private
+    address, and it never names the address: the form must not tell outsiders which internal
+    names exist or where they point.
+    """
+    refused = (
+        f"The host {host} is not a public address (it must resolve, and not to a loopback, "
+        "private or link-local address)."
+    )
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise WebhookRefused(f"The host {host} does not resolve ({exc}).") from None
+    except (socket.gaierror, UnicodeError):
+        if allow_private:
+            raise WebhookRefused(f"The host {host} does not resolve.") from None
+        raise WebhookRefused(refused) from None
     addresses = [info[4][0] for info in infos]
     if not allow_private:
         for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if not ip.is_global or ip.is_multicast:
-                raise WebhookRefused(
-                    f"The host {host} resolves to {ip}, which is not a public address "
-                    "(loopback, private and link-local addresses are refused)."
-                )
+            if not is_public(ipaddress.ip_address(address.split("%")[0])):
+                raise WebhookRefused(refused)
     return addresses[0]
 
 
@@ -135,10 +175,23 @@ def _drop(scheme: str, host: str, port: int, allow_private: bool) -> None:
         conn.close()
 
 
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes  # the first MAX_RESPONSE bytes
+
+
 def post(
     url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
 ) -> int:
     """POST ``body`` to ``url``; return the 2xx status or raise WebhookFailed/WebhookRefused."""
+    return exchange(url, body, headers, timeout=timeout, allow_private=allow_private).status
+
+
+def exchange(
+    url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
+) -> Answer:
+    """POST as ``post`` does; return the 2xx answer with (the start of) its body."""
     parts = _split(url, allow_private=allow_private)
     port = parts.port or _default_port(parts.scheme)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -153,7 +206,7 @@ def post(
         try:
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
-            response.read(MAX_RESPONSE)
+            answer = response.read(MAX_RESPONSE)
             if response.will_close or not response.isclosed():
                 _drop(parts.scheme, parts.hostname, port, allow_private)
             break
@@ -172,4 +225,4 @@ def post(
             raise WebhookFailed(f"The request failed: {text} {exc}".strip()) from None
     if not 200 <= response.status < 300:
         raise WebhookFailed(f"The endpoint answered {response.status} {response.reason}.")
-    return response.status
+    return Answer(response.status, answer)

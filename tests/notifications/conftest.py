@@ -1,4 +1,5 @@
 import datetime as dt
+import uuid
 
 import pytest
 import time_machine
@@ -10,13 +11,16 @@ from tests.notifications import sink as sinks
 
 
 @pytest.fixture(autouse=True)
-def _local_webhooks(settings):
-    """The sinks listen on 127.0.0.1, which production refuses (WEBHOOK_ALLOW_PRIVATE off)."""
-    settings.WEBHOOK_ALLOW_PRIVATE = True
+def _own_rate_limits(settings):
+    """Each test counts its rate limits from zero: the store outlives a test (it is the
+    process's memory, or CI's Redis), and every test client comes from 127.0.0.1."""
+    settings.RATE_LIMIT_PREFIX = f"test-{uuid.uuid4().hex}"
 
 
 @pytest.fixture
-def sink():
+def sink(settings):
+    """A webhook receiver on 127.0.0.1, which only WEBHOOK_ALLOW_PRIVATE lets Nightshift reach."""
+    settings.WEBHOOK_ALLOW_PRIVATE = True
     receiver = sinks.start()
     yield receiver
     receiver.close()

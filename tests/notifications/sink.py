@@ -5,6 +5,8 @@
 - ``/down/...``         always 500
 - ``/redirect/...``     302 to /ok/ (which must not be followed)
 - ``/slow/S/...``       sleeps S seconds, then 204
+- ``/echo/...``         answers a verification request as it should (200, ``{"challenge": …}``),
+                        anything else 204
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ class Sink:
         self.server.server_close()
 
 
+def _challenge(body: bytes) -> str | None:
+    try:
+        return json.loads(body)["data"]["challenge"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _handler(sink: Sink):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
@@ -69,8 +78,12 @@ def _handler(sink: Sink):
             with sink.lock:
                 sink.hits[self.path] += 1
                 hits = sink.hits[self.path]
-            status, location = 204, None
-            if parts[0] == "flaky" and hits <= int(parts[1]):
+            status, location, answer = 204, None, b""
+            if parts[0] == "echo":
+                challenge = _challenge(body)
+                if challenge is not None:
+                    status, answer = 200, json.dumps({"challenge": challenge}).encode()
+            elif parts[0] == "flaky" and hits <= int(parts[1]):
                 status = 503
             elif parts[0] == "down":
                 status = 500
@@ -91,8 +104,12 @@ def _handler(sink: Sink):
             self.send_response(status)
             if location:
                 self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
+            if answer:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
+            if answer:
+                self.wfile.write(answer)
 
     return Handler
 

@@ -1,5 +1,7 @@
 """The webhook client: which URLs it refuses, what counts as delivered, and signatures."""
 
+import socket
+
 import pytest
 
 from notifications import webhooks
@@ -33,6 +35,52 @@ def test_loopback_private_and_link_local_addresses_are_refused(url):
 
 
 @pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254 (cloud metadata)
+        "64:ff9b:1::808:808",  # local-use NAT64: the operator's own network, whatever it carries
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::808:808",  # IPv4-compatible, deprecated: refused even for a public address
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::ffff:10.0.0.1",
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT)
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+        "2001:0:7f00:1::",  # Teredo, server 127.0.0.1
+    ],
+)
+def test_ipv6_forms_that_carry_a_private_ipv4_address_are_refused(address):
+    with pytest.raises(webhooks.WebhookRefused, match="not a public address"):
+        webhooks.check_url(f"https://[{address}]/hook", allow_private=False)
+
+
+@pytest.mark.parametrize(
+    "address", ["2001:4860:4860::8888", "64:ff9b::808:808", "::ffff:8.8.8.8", "2002:808:808::1"]
+)
+def test_ipv6_addresses_that_lead_to_a_public_address_are_accepted(address):
+    # NAT64 of a public address is how an IPv6-only network with DNS64 reaches IPv4-only hosts.
+    assert webhooks.check_url(f"https://[{address}]/hook", allow_private=False) == address
+
+
+def test_a_refusal_does_not_say_what_a_name_resolves_to(monkeypatch):
+    def resolve(host, port, **kwargs):
+        if host == "intranet.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", port))]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", resolve)
+    with pytest.raises(webhooks.WebhookRefused) as private:
+        webhooks.check_url("https://intranet.example.com/hook", allow_private=False)
+    with pytest.raises(webhooks.WebhookRefused) as missing:
+        webhooks.check_url("https://nowhere.example.com/hook", allow_private=False)
+    assert "10.20.30.40" not in str(private.value) and "not a public address" in str(private.value)
+    # An internal name and a name that does not exist get the same answer: no map of the inside.
+    assert str(private.value).replace("intranet", "nowhere") == str(missing.value)
+
+
+@pytest.mark.parametrize(
     ("url", "words"),
     [
         ("ftp://example.com/hook", "must start with https://"),
@@ -40,7 +88,7 @@ def test_loopback_private_and_link_local_addresses_are_refused(url):
         ("https:///hook", "needs a host"),
         ("https://user:pw@93.184.216.34/hook", "user name or password"),
         ("https://93.184.216.34:99999/hook", "port"),
-        ("https://no-such-host.invalid/hook", "does not resolve"),
+        ("https://no-such-host.invalid/hook", "not a public address"),
     ],
 )
 def test_malformed_urls_are_refused_with_the_reason(url, words):
@@ -97,3 +145,8 @@ def test_signatures_verify_with_the_secret_only():
     assert not webhooks.verify("other", timestamp, body, header)
     assert not webhooks.verify("s3cret", "1767225601", body, header)  # replayed at another time
     assert not webhooks.verify("s3cret", timestamp, body + b" ", header)
+
+
+def test_a_name_that_does_not_resolve_is_named_so_in_development():
+    with pytest.raises(webhooks.WebhookRefused, match="does not resolve"):
+        webhooks.check_url("http://no-such-host.invalid/hook", allow_private=True)
