@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts.models import ApiKey
@@ -22,12 +23,25 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        plaintext = obj.set_new_secret()
+        # Kept on the object for this response only: never in a message (a signed, readable
+        # cookie) nor anywhere else that outlives the page.
+        obj.plaintext = obj.set_new_secret()
         obj.save()
-        messages.warning(
+
+    def response_add(self, request, obj, post_url_continue=None):
+        response = TemplateResponse(
             request,
-            f"The new key is {plaintext} — copy it now: it is not stored and is never shown again.",
+            "admin/accounts/apikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"API key {obj.prefix} created",
+                "key": obj,
+                "plaintext": obj.plaintext,
+                "opts": self.model._meta,
+            },
         )
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

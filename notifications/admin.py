@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -32,11 +33,11 @@ class SubscriberAdmin(admin.ModelAdmin):
         "on_notices",
     ]
     search_fields = ["email", "url"]
+    # The signing secret is shown once, to whoever subscribed or rotated it: never listed here.
     fields = [
         "channel",
         "email",
         "url",
-        "secret",
         ("on_items", "on_released", "on_rolled_back", "on_notices"),
         "all_components",
         "components",
@@ -49,17 +50,40 @@ class SubscriberAdmin(admin.ModelAdmin):
         "channel",
         "email",
         "url",
-        "secret",
         "created_at",
         "confirmed_at",
         "unsubscribed_at",
         "delivery_history",
     ]
     filter_horizontal = ["components"]
-    actions = ["unsubscribe"]
+    actions = ["unsubscribe", "rotate_secret"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(
+        description="Rotate the signing secret of the selected webhooks", permissions=["change"]
+    )
+    def rotate_secret(self, request, queryset):
+        rotated = [
+            (subscriber, services.subscriber_rotate_secret(subscriber=subscriber))
+            for subscriber in queryset.filter(channel=Subscriber.Channel.WEBHOOK)
+        ]
+        if not rotated:
+            self.message_user(request, "Only webhooks have a signing secret.", messages.WARNING)
+            return None
+        response = TemplateResponse(
+            request,
+            "admin/notifications/subscriber/rotated.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "New signing secrets",
+                "rotated": rotated,
+                "opts": self.model._meta,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.display(description="Topics")
     def topic_list(self, obj):

@@ -378,6 +378,16 @@ def subscriber_unsubscribe(*, subscriber: Subscriber, at: dt.datetime | None = N
     return subscriber
 
 
+def subscriber_rotate_secret(*, subscriber: Subscriber) -> str:
+    """Give a webhook subscriber a new signing secret; returns it (shown once, then only its
+    use is seen). Deliveries already sent were signed with the old one."""
+    if subscriber.channel != Subscriber.Channel.WEBHOOK:
+        raise SubscriptionInvalid({"secret": "Only a webhook has a signing secret."})
+    secret = new_secret()
+    Subscriber.objects.filter(pk=subscriber.pk).update(secret=secret)
+    return secret
+
+
 # --- Acknowledgements ---------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
 import io
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -96,15 +97,18 @@ def test_apikey_command_refuses_unknown_users_and_empty_names(engineer):
     assert not ApiKey.objects.exists()
 
 
-def test_admin_shows_a_new_key_once(client, django_user_model, engineer):
+def test_admin_shows_a_new_key_once_and_keeps_it_nowhere(client, django_user_model, engineer):
     admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(admin_user)
     response = client.post(
-        "/admin/accounts/apikey/add/", {"user": engineer.pk, "name": "from admin"}, follow=True
+        "/admin/accounts/apikey/add/", {"user": engineer.pk, "name": "from admin"}
     )
     key = ApiKey.objects.get(name="from admin")
-    messages = [str(m) for m in response.context["messages"]]
-    [shown] = [m for m in messages if "copy it now" in m]
-    plaintext = shown.split()[4]
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    [plaintext] = re.findall(r'<code id="api-key"[^>]*>([^<]+)</code>', response.content.decode())
     assert digest_key(plaintext) == key.digest
     assert bearer(plaintext).get(POLICIES).status_code == 200
+    # Not in a cookie (the messages cookie is signed, not encrypted), nor on any later page.
+    assert all(plaintext not in cookie.value for cookie in response.cookies.values())
+    later = client.get(f"/admin/accounts/apikey/{key.pk}/change/").content.decode()
+    assert plaintext not in later and key.prefix in later

@@ -81,3 +81,26 @@ def test_key_account_status_takes_constant_queries(key_account, django_assert_nu
     with django_assert_num_queries(4):
         accounts = services.acknowledgement_status(notice)
     assert len(accounts) == 6
+
+
+def test_a_webhooks_secret_is_never_shown_again_only_rotated(client, engineer, subscribe, sink):
+    from notifications import webhooks
+    from notifications.models import Subscriber
+
+    hook = subscribe(f"{sink.url}/ok/hook")
+    old = hook.secret
+    client.force_login(engineer)
+    page = client.get(f"/admin/notifications/subscriber/{hook.pk}/change/").content.decode()
+    assert old not in page and sink.url in page
+    rotated = client.post(
+        "/admin/notifications/subscriber/",
+        {"action": "rotate_secret", "_selected_action": [hook.pk]},
+    )
+    assert "no-store" in rotated["Cache-Control"]
+    hook.refresh_from_db()
+    assert hook.secret != old and hook.secret in rotated.content.decode()
+    assert old not in rotated.content.decode()
+    again = client.get(f"/admin/notifications/subscriber/{hook.pk}/change/").content.decode()
+    assert hook.secret not in again
+    signed = webhooks.signature(hook.secret, "1", b"{}")
+    assert webhooks.verify(Subscriber.objects.get(pk=hook.pk).secret, "1", b"{}", signed)
