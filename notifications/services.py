@@ -34,6 +34,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts import ratelimit
+from lib.text import one_line
 from notes.models import AdvanceNotice
 from notifications import messages, webhooks
 from notifications.messages import Content
@@ -737,7 +738,7 @@ def email_for(delivery: Delivery) -> EmailMessage:
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     headers["X-Nightshift-Delivery"] = str(delivery.uuid)
     return EmailMessage(
-        f"[Nightshift] {message.subject}", text, None, [delivery.address], headers=headers
+        f"[Nightshift] {one_line(message.subject)}", text, None, [delivery.address], headers=headers
     )
 
 

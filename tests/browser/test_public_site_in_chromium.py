@@ -192,3 +192,27 @@ def test_no_script_runs_from_notes_items_or_notices(page, live_server, make_rele
     shot(page, "xss-release-notice")
     assert page.dialogs == [], page.dialogs
     assert utc(2026, 1, 1) < at  # the clock is real here
+
+
+@BROWSER_DB
+def test_every_page_keeps_its_content_security_policy_and_still_works(page, site):
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text)
+        if "Content Security Policy" in message.text
+        else None,
+    )
+    for path in ("/", "/releases/", "/notices/", "/subscribe/", "/admin/login/"):
+        response = page.goto(site + path)
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy, path
+        if not path.startswith("/admin/"):
+            assert "script-src" not in policy and "default-src 'none'" in policy, path
+            # The one style sheet applies: the navigation is laid out in a row.
+            assert page.eval_on_selector("nav.main", "n => getComputedStyle(n).display") == "flex"
+    page.goto(site + "/api/docs/")
+    # Swagger UI starts from its own script file and lists the operations.
+    page.get_by_text("/api/v1/gate/").first.wait_for(timeout=15_000)
+    shot(page, "api-docs")
+    assert violations == [], violations
