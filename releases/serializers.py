@@ -351,7 +351,9 @@ class ReleaseSerializer(serializers.ModelSerializer):
     component = ComponentSlugField()
     owner = UsernameField(required=False, help_text="A release engineer; defaults to you.")
     scheduled_start = AwareDateTimeField()
-    expected_duration_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60)
+    expected_duration_minutes = serializers.IntegerField(
+        min_value=1, max_value=7 * 24 * 60, required=False, help_text="Default 60."
+    )
     items = ReleaseItemSerializer(many=True, read_only=True)
     rollback = RollbackSerializer(read_only=True, allow_null=True)
     expected_end = serializers.DateTimeField(read_only=True)

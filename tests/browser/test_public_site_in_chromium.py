@@ -199,9 +199,9 @@ def test_every_page_keeps_its_content_security_policy_and_still_works(page, site
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     for path in ("/", "/releases/", "/notices/", "/subscribe/", "/admin/login/"):
         response = page.goto(site + path)

@@ -211,3 +211,42 @@ def test_rebased_years_equal_plain_iteration_from_the_anchor(rule, anchor, offse
         for d in plain.between(dt.datetime(year, 1, 1), dt.datetime(year, 12, 31), inc=True)
     )
     assert compiled.dates_in_year(year) == expected
+
+
+# --- The engine at the edges of what a datetime can hold ------------------------------------------
+
+ANY_INSTANT = st.datetimes(
+    dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)
+)
+
+
+@st.composite
+def extreme_calendars(draw):
+    """Rules and freezes that a row stored before any limit existed might hold."""
+    since = draw(st.sampled_from([dt.date(1, 1, 1), dt.date(1970, 1, 1), dt.date(9998, 6, 1)]))
+    rec = Recurrence(
+        rule=draw(st.sampled_from(["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=WE,TH,FR", "FREQ=YEARLY"])),
+        start_time=dt.time(draw(st.integers(0, 23))),
+        duration=dt.timedelta(minutes=draw(st.integers(1, 600))),
+        zone=draw(st.sampled_from(["America/Los_Angeles", "Pacific/Kiritimati", "UTC"])),
+        effective_from=since,
+        effective_until=draw(st.none() | st.just(dt.date(9999, 12, 31))),
+    )
+    start = draw(ANY_INSTANT)
+    end = draw(st.sampled_from([dt.datetime(9999, 12, 31, tzinfo=dt.UTC), start + TINY]))
+    freezes = [Freeze(9, "forever", interval=Interval(start, max(end, start + TINY)))]
+    return WindowCalendar([Policy(1, "p", rec)], freezes)
+
+
+TINY = dt.timedelta(seconds=1)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(cal=extreme_calendars(), at=ANY_INSTANT, span=st.integers(0, 10**6))
+def test_the_engine_never_overflows_whatever_it_is_given(cal, at, span):
+    later = at + min(dt.timedelta(days=span), dt.datetime(9999, 12, 31, tzinfo=dt.UTC) - at)
+    cal.windows(at, later, "a")
+    decision = cal.decide(at, "a", duration=dt.timedelta(days=span))
+    assert decision.reason in {"in_window", "outside_window", "frozen", "does_not_fit"}
+    cal.window_at(at, "a")
+    cal.next_window(at, "a", min_length=dt.timedelta(hours=span % 30))
