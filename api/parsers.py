@@ -6,7 +6,7 @@ import io
 
 from django.conf import settings
 from rest_framework.exceptions import APIException, ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, JSONParser
 
 
 class BodyTooLarge(APIException):
@@ -25,6 +25,35 @@ class SafeJSONParser(JSONParser):
         if len(raw) > limit:
             raise BodyTooLarge(f"The request body is larger than {limit} bytes.")
         try:
-            return super().parse(io.BytesIO(raw), media_type, parser_context)
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body nests too deeply.") from None
+        if _holds_nul(data):
+            # No text Nightshift keeps may hold NUL (PostgreSQL refuses it), whichever field.
+            raise ParseError("The body holds a NUL character (\\u0000); remove it.")
+        return data
+
+
+def _holds_nul(value) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class SafeFormParser(FormParser):
+    """Form bodies (curl -d) with the same rule: no NUL in any value."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        if any(_holds_nul([key, *values]) for key, values in data.lists()):
+            raise ParseError("The body holds a NUL character (%00); remove it.")
+        return data

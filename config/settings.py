@@ -221,7 +221,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
+        "api.parsers.SafeFormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "PAGE_SIZE": 50,

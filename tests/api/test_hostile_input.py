@@ -245,12 +245,21 @@ def test_a_nul_anywhere_in_the_address_is_a_400(engineer_api, api_component, pat
     assert "control character" in response.content.decode()
 
 
-def test_nul_in_a_json_body_is_a_400_not_a_database_error(engineer_api):
+def test_nul_in_a_body_is_a_400_not_a_database_error(engineer_api, api_component):
     response = engineer_api.post(
         "/api/v1/components/", {"slug": "ok", "name": "Bad\x00name", "kind": "api"}
     )
-    assert response.status_code == 400 and "name" in response.json()["errors"]
+    assert response.status_code == 400 and "NUL" in response.json()["errors"]["body"][0]
     assert not Component.objects.filter(slug="ok").exists()
+    owner = engineer_api.post(
+        "/api/v1/releases/",
+        {"component": "items-api", "version": "1.0.0", "title": "x", "owner": "a\x00b",
+         "scheduled_start": "2026-12-02T08:15:00Z"},
+    )  # fmt: skip
+    assert owner.status_code == 400  # a lookup by user name never reaches the database
+    form = engineer_api.post("/api/v1/components/", "slug=ok&name=a%00b&kind=api",
+                             content_type="application/x-www-form-urlencoded")  # fmt: skip
+    assert form.status_code == 400 and "NUL" in form.json()["errors"]["body"][0]
 
 
 def test_an_item_without_its_release_is_a_400(engineer_api):
