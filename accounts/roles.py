@@ -1,9 +1,89 @@
-"""The roles (Django groups, created by a migration) and the one place that asks about them."""
+"""The roles (Django groups), what each may do in the desk, and the one place that asks.
+
+``PERMISSIONS`` is the whole table; ``grant(apps)`` applies it (idempotently, adding only) and
+is what every data migration and test fixture calls, so the table is never copied.
+"""
 
 from __future__ import annotations
 
 RELEASE_ENGINEERS = "Release engineers"
 SENIOR_MANAGEMENT = "Senior management"
+AUDITORS = "Auditors"
+ROLES = [RELEASE_ENGINEERS, SENIOR_MANAGEMENT, AUDITORS]
+
+ALL = ["add", "change", "delete", "view"]
+VIEW = ["view"]
+# Rules (policies, freezes) are changed through rule changes: engineers and managers propose.
+_RULES = {"releases.component": ALL, "releases.windowpolicy": ALL, "releases.freeze": ALL}
+PERMISSIONS: dict[str, dict[str, list[str]]] = {
+    RELEASE_ENGINEERS: {
+        **_RULES,
+        # Nobody deletes a release (it is cancelled); the timeline and rollbacks are only read.
+        "releases.release": ["add", "change", "view"],
+        "releases.releaseitem": ALL,
+        "releases.releaseevent": VIEW,
+        "releases.rollback": VIEW,
+        "approvals.approvalrequest": VIEW,
+        "approvals.approvaldecision": VIEW,
+        "notes.advancenotice": ["add", "change", "view"],
+        "notes.noticerevision": ["add", "change", "view"],
+        # The release team runs subscribers, customer accounts and the outbox.
+        "notifications.subscriber": ALL,
+        "notifications.customeraccount": ALL,
+        "notifications.contact": ALL,
+        "notifications.acknowledgement": ALL,
+        "notifications.delivery": ["change", "delete", "view"],
+        "notifications.message": ["delete", "view"],
+        "rules.rulechange": VIEW,
+        "rules.ruledecision": VIEW,
+    },
+    SENIOR_MANAGEMENT: {
+        **_RULES,
+        "releases.release": VIEW,
+        "releases.releaseitem": VIEW,
+        "releases.releaseevent": VIEW,
+        "releases.rollback": VIEW,
+        "approvals.approvalrequest": VIEW,
+        "approvals.approvaldecision": VIEW,
+        "notes.advancenotice": VIEW,
+        "notes.noticerevision": VIEW,
+        "notifications.subscriber": VIEW,
+        "notifications.customeraccount": VIEW,
+        "notifications.contact": VIEW,
+        "notifications.acknowledgement": VIEW,
+        "notifications.delivery": VIEW,
+        "notifications.message": VIEW,
+        "rules.rulechange": ["change", "view"],
+        "rules.ruledecision": VIEW,
+        "audit.auditentry": VIEW,
+    },
+    AUDITORS: {"audit.auditentry": VIEW},
+}
+
+
+def grant(apps, schema_editor=None) -> None:
+    """Create the groups and give them the table's permissions (a data migration's body).
+
+    Models not migrated yet are skipped; the migration that creates them calls this again.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for config in apps.get_app_configs():
+        config.models_module = True
+        create_permissions(config, apps=apps, verbosity=0)
+        config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, table in PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for label, verbs in table.items():
+            app_label, model = label.split(".")
+            group.permissions.add(
+                *Permission.objects.filter(
+                    content_type__app_label=app_label,
+                    codename__in=[f"{verb}_{model}" for verb in verbs],
+                )
+            )
 
 
 def _groups(user) -> frozenset[str]:
@@ -23,7 +103,14 @@ def is_release_engineer(user) -> bool:
 
 
 def is_senior_manager(user) -> bool:
-    """May decide on exceptional releases."""
+    """May decide on exceptional releases and rule changes."""
     if not (user and user.is_authenticated and user.is_active):
         return False
     return user.is_superuser or SENIOR_MANAGEMENT in _groups(user)
+
+
+def is_auditor(user) -> bool:
+    """May read the audit log (senior management may too)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or AUDITORS in _groups(user) or SENIOR_MANAGEMENT in _groups(user)

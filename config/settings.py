@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "approvals",
     "notes",
     "notifications",
+    "rules",
 ]
 
 MIDDLEWARE = [
@@ -256,6 +257,7 @@ SPECTACULAR_SETTINGS = {
         "ReleaseKindEnum": "releases.models.Release.Kind",
         "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
         "NoticeStatusEnum": "notes.models.AdvanceNotice.Status",
+        "VerdictEnum": "approvals.models.ApprovalDecision.Verdict",
     },
 }
 

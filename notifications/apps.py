@@ -12,3 +12,6 @@ class NotificationsConfig(AppConfig):
         from releases import services as releases
 
         releases.register_event_hook(services.on_release_event)
+        from rules import services as rules
+
+        rules.register_listener(services.on_rule_change)

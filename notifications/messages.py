@@ -184,3 +184,34 @@ def verify(topics: list[str], challenge: str) -> Content:
         "data's challenge>}. An endpoint that did not ask answers anything else.\n"
     )
     return Content("Verify this webhook endpoint", text, {"challenge": challenge, "topics": topics})
+
+
+def stranded(release: Release, why: str) -> Content:
+    """For the owner only: a rule change left the release outside every window."""
+    link = url(reverse("admin:releases_release_change", args=[release.pk]))
+    text = (
+        f"{release} was scheduled for {local_and_utc(release.scheduled_start)}. {why} "
+        f"Reschedule it into a window (or make it exceptional and ask for approval).\n\n{link}\n"
+    )
+    return Content(f"Stranded: {release}", text, {"release": release.pk})
+
+
+def rule_change(change, what: str) -> Content:
+    """To senior management (a change to decide) or its proposer (the outcome): internal."""
+    link = url(reverse("admin:rules_rulechange_change", args=[change.pk]))
+    preview = change.preview
+    impact = (
+        f"Over the next 90 days: +{preview['hours_added']} h and -{preview['hours_removed']} h "
+        f"of release windows; {len(preview['stranded'])} scheduled release(s) stranded; "
+        f"{len(preview['overlapping_slots'])} approved exceptional slot(s) overlapped."
+    )
+    if what == "proposed":
+        subject = f"Rule change to decide: {change}"
+        text = (
+            f"{change.proposer} proposes: {change}.\nWhy: {change.reason or '(not given)'}\n\n"
+            f"{impact}\n\nApprove or reject: {link}\n"
+        )
+    else:
+        subject = f"{change}: {change.get_status_display().lower()}"
+        text = f"{change} is now {change.get_status_display().lower()}.\n\n{impact}\n\n{link}\n"
+    return Content(subject, text, {"rule_change": change.pk, "status": change.status})

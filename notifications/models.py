@@ -223,6 +223,9 @@ class Message(models.Model):
         APPROVAL_NEEDED = "approval.needed", "Approval needed"
         APPROVAL_INVALIDATED = "approval.invalidated", "Approval request invalidated"
         MISSED_WINDOW = "release.missed_window", "Missed window"
+        STRANDED = "release.stranded", "Stranded by a rule change"
+        RULE_CHANGE = "rules.change", "Rule change to decide"
+        RULE_DECIDED = "rules.decided", "Rule change decided"
         CONFIRM = "subscription.confirm", "Subscription confirmation"
         VERIFY = "subscription.verify", "Webhook verification"
 

@@ -889,7 +889,7 @@ CLOSING_ACTIONS = {"notice_withdrawn", "notice_done"}
 def on_release_event(event: ReleaseEvent) -> None:
     """Plugged into releases: queue what this timeline event must tell, in its transaction."""
     notice_event = event.action in NOTICE_ACTIONS or event.action in CLOSING_ACTIONS
-    if event.action in ("complete", "rollback", "missed_window") or notice_event:
+    if event.action in ("complete", "rollback", "missed_window", "stranded") or notice_event:
         release = Release.objects.select_related("component", "owner").get(pk=event.release_id)
     else:
         return
@@ -909,15 +909,17 @@ def on_release_event(event: ReleaseEvent) -> None:
         )
     elif event.action == "missed_window":
         window_end = dt.datetime.fromisoformat(event.details["window_end"])
-        recipients = (
-            [Recipient(Subscriber.Channel.EMAIL, release.owner.email)]
-            if release.owner.email
-            else []
-        )
         queue(
             kind=Kind.MISSED_WINDOW,
             content=messages.missed_window(release, window_end),
-            recipients=recipients,
+            recipients=_emails([release.owner.email]),
+            **common,
+        )
+    elif event.action == "stranded":
+        queue(
+            kind=Kind.STRANDED,
+            content=messages.stranded(release, event.details["why"]),
+            recipients=_emails([release.owner.email]),
             **common,
         )
     else:
@@ -986,6 +988,39 @@ def _drop_held_revisions(notice: AdvanceNotice) -> None:
         status=Delivery.Status.PENDING,
         attempts=0,
     ).update(status=Delivery.Status.SKIPPED)
+
+
+def _emails(addresses) -> list[Recipient]:
+    return [Recipient(Subscriber.Channel.EMAIL, a) for a in sorted(set(addresses)) if a]
+
+
+def on_rule_change(change, what: str) -> None:
+    """Plugged into rules: senior managers hear of a change to decide; its proposer, of the
+    outcome. In the transaction of the step."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.roles import SENIOR_MANAGEMENT
+
+    at = change.decided_at or change.created_at
+    if change.tightening:
+        return  # in force at once, by whoever made it: nobody else needs to decide anything
+    if what == "proposed":
+        deciders = (
+            get_user_model()
+            .objects.filter(groups__name=SENIOR_MANAGEMENT, is_active=True)
+            .exclude(pk=change.proposer_id)
+            .values_list("email", flat=True)
+        )
+        kind, recipients = Kind.RULE_CHANGE, _emails(deciders)
+    else:
+        kind, recipients = Kind.RULE_DECIDED, _emails([change.proposer.email])
+    queue(
+        key=f"rules:{change.pk}:{what}",
+        kind=kind,
+        content=messages.rule_change(change, what),
+        recipients=recipients,
+        at=at,
+    )
 
 
 def announce_items(*, at: dt.datetime | None = None) -> int:

@@ -20,11 +20,10 @@ from accounts.authentication import ApiKeyAuthentication
 from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite
 from api.problems import Refused
 from releases import guards, selectors, services
-from releases.models import Component, Freeze, Release, ReleaseItem, WindowPolicy
+from releases.models import Component, Release, ReleaseItem
 from releases.serializers import (
     AwareDateTimeFormField,
     ComponentSerializer,
-    FreezeSerializer,
     GateQuerySerializer,
     NewReleaseItemSerializer,
     ReleaseCreateSerializer,
@@ -33,7 +32,6 @@ from releases.serializers import (
     ReleaseItemSerializer,
     ReleaseSerializer,
     TransitionSerializer,
-    WindowPolicySerializer,
     WindowSerializer,
     WindowsQuerySerializer,
     decision_payload,
@@ -60,18 +58,6 @@ class ComponentViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     lookup_field = "slug"
     filterset_fields = ["kind"]
     ordering_fields = ["slug", "name"]
-
-
-class WindowPolicyViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
-    queryset = WindowPolicy.objects.with_scope()
-    serializer_class = WindowPolicySerializer
-    ordering_fields = ["name", "effective_from"]
-
-
-class FreezeViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
-    queryset = Freeze.objects.with_scope()
-    serializer_class = FreezeSerializer
-    ordering_fields = ["starts_at", "effective_from"]
 
 
 def _query(serializer_class, request):

@@ -116,6 +116,9 @@ class Scoped(models.Model):
         "all components", default=True, help_text="Untick to list the components it applies to."
     )
     components = models.ManyToManyField(Component, blank=True, related_name="+")
+    # Counts the edits that took effect; the gate's trace names it, so a past decision can be
+    # explained by the exact rule it was reached by (the audit log holds each version).
+    version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -196,7 +199,9 @@ class WindowPolicy(Scoped):
         _raise(self.recurrence().validate(), _RECURRENCE_FIELDS)
 
     def to_engine(self) -> windows.Policy:
-        return windows.Policy(self.pk, self.name, self.recurrence(), self._engine_scope())
+        return windows.Policy(
+            self.pk, self.name, self.recurrence(), self._engine_scope(), self.version
+        )
 
 
 class Freeze(Scoped):
@@ -265,13 +270,18 @@ class Freeze(Scoped):
     def to_engine(self) -> windows.Freeze:
         if self.is_recurring:
             return windows.Freeze(
-                self.pk, self.reason, recurrence=self.recurrence(), components=self._engine_scope()
+                self.pk,
+                self.reason,
+                recurrence=self.recurrence(),
+                components=self._engine_scope(),
+                version=self.version,
             )
         return windows.Freeze(
             self.pk,
             self.reason,
             interval=windows.Interval(self.starts_at, self.ends_at or windows.LATEST),
             components=self._engine_scope(),
+            version=self.version,
         )
 
 
@@ -338,6 +348,12 @@ class Release(models.Model):
     )
     notes = models.TextField(blank=True, help_text="Markdown.", validators=[text.multi_line])
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    stranded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="A rule change left its schedule outside every window: reschedule it.",
+    )
     public_from = models.DateTimeField(
         null=True,
         blank=True,

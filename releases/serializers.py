@@ -174,10 +174,11 @@ class WindowPolicySerializer(ModelCleanMixin, serializers.ModelSerializer):
             *RECURRENCE_FIELDS,
             "applies_to_all",
             "components",
+            "version",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = ["version", "created_at", "updated_at"]
 
 
 class FreezeSerializer(ModelCleanMixin, serializers.ModelSerializer):
@@ -196,10 +197,11 @@ class FreezeSerializer(ModelCleanMixin, serializers.ModelSerializer):
             *RECURRENCE_FIELDS,
             "applies_to_all",
             "components",
+            "version",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = ["version", "created_at", "updated_at"]
 
 
 MAX_RANGE = dt.timedelta(days=366)
@@ -248,6 +250,9 @@ class TraceEntrySerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=["open", "closed", "frozen", "clear", "out_of_scope"])
     detail = serializers.CharField()
     occurrence = IntervalSerializer(allow_null=True)
+    version = serializers.IntegerField(
+        allow_null=True, help_text="The version of the rule the verdict was reached by."
+    )
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -286,6 +291,7 @@ def decision_payload(decision) -> dict:
                 "verdict": t.verdict,
                 "detail": t.detail,
                 "occurrence": _interval(t.occurrence),
+                "version": t.version,
             }
             for t in decision.trace
         ],
@@ -375,12 +381,20 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "notes",
             "items",
             "rollback",
+            "stranded_at",
             "started_at",
             "completed_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["state", "started_at", "completed_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "state",
+            "stranded_at",
+            "started_at",
+            "completed_at",
+            "created_at",
+            "updated_at",
+        ]
         # Uniqueness is the service's to check, under the same transaction as the write.
         validators = []
 

@@ -370,6 +370,31 @@ def flag_missed_windows(*, at: dt.datetime | None = None) -> int:
     return flagged
 
 
+def release_strand(
+    *, release: Release, by, at: dt.datetime, rule_change: int | str, why: str
+) -> Release:
+    """A rule change left this release's schedule outside every window that fits it: flag it
+    for rescheduling, on the timeline (its owner hears of it through the event)."""
+    with transaction.atomic():
+        locked = Release.objects.select_for_update().get(pk=release.pk)
+        locked.stranded_at = at
+        locked.save(update_fields=["stranded_at", "updated_at"])
+        record_event(
+            locked,
+            action="stranded",
+            by=by,
+            at=at,
+            from_state=locked.state,
+            to_state=locked.state,
+            details={
+                "rule_change": rule_change,
+                "why": why,
+                "scheduled_start": locked.scheduled_start.isoformat(),
+            },
+        )
+    return locked
+
+
 def previous_live_release(release: Release) -> Release | None:
     """The component's latest live release other than ``release``: what a rollback restores."""
     return (
@@ -531,6 +556,8 @@ def release_update(
             details["owners"] = [locked.owner_id, changed["owner"].pk]
         for name, value in changed.items():
             setattr(locked, name, value)
+        if "scheduled_start" in changed:
+            locked.stranded_at = None  # a new schedule is checked against the rules in force
         if changed.get("impact") == Release.Impact.NONE:
             refused = impact_refusals(locked, at=at)
             if refused:

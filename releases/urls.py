@@ -5,8 +5,6 @@ from releases import api
 
 router = SimpleRouter()
 router.register("components", api.ComponentViewSet)
-router.register("policies", api.WindowPolicyViewSet)
-router.register("freezes", api.FreezeViewSet)
 router.register("releases", api.ReleaseViewSet)
 router.register("items", api.ReleaseItemViewSet)
 

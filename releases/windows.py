@@ -257,6 +257,7 @@ class Policy:
     name: str
     recurrence: Recurrence
     components: frozenset[str] | None = None  # None: every component
+    version: int | None = None  # which edit of the rule this is (a trace names it)
 
     def applies_to(self, component: str) -> bool:
         return self.components is None or component in self.components
@@ -271,6 +272,7 @@ class Freeze:
     interval: Interval | None = None
     recurrence: Recurrence | None = None
     components: frozenset[str] | None = None
+    version: int | None = None
 
     def __post_init__(self) -> None:
         if (self.interval is None) == (self.recurrence is None):
@@ -312,6 +314,7 @@ class TraceEntry:
     verdict: str  # policy: open | closed | out_of_scope; freeze: frozen | clear | out_of_scope
     detail: str
     occurrence: Interval | None = None
+    version: int | None = None  # the rule's version the verdict was reached by
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,74 +489,26 @@ class WindowCalendar:
         moment = plus(at, TOUCH)
         for policy in self.policies:
             if not policy.applies_to(component):
-                entries.append(
-                    TraceEntry(
-                        "policy",
-                        policy.id,
-                        policy.name,
-                        "out_of_scope",
-                        f"Does not apply to '{component}'.",
-                    )
-                )
-                continue
-            hit = next(iter(policy.recurrence.occurrences(at, moment)), None)
-            if hit is not None:
-                entries.append(
-                    TraceEntry(
-                        "policy",
-                        policy.id,
-                        policy.name,
-                        "open",
-                        f"Open {when(hit.start)} – {when(hit.end)}.",
-                        hit,
-                    )
-                )
+                verdict, detail, hit = "out_of_scope", f"Does not apply to '{component}'.", None
+            elif hit := next(iter(policy.recurrence.occurrences(at, moment)), None):
+                verdict, detail = "open", f"Open {when(hit.start)} – {when(hit.end)}."
             else:
-                entries.append(
-                    TraceEntry(
-                        "policy",
-                        policy.id,
-                        policy.name,
-                        "closed",
-                        "No occurrence of this policy contains the instant.",
-                    )
-                )
+                verdict, detail = "closed", "No occurrence of this policy contains the instant."
+            entries.append(
+                TraceEntry("policy", policy.id, policy.name, verdict, detail, hit, policy.version)
+            )
         for freeze in self.freezes:
             if freeze.interval is not None and freeze.interval.end <= at:
                 continue  # over before the instant: it can say nothing about it
             if not freeze.applies_to(component):
-                entries.append(
-                    TraceEntry(
-                        "freeze",
-                        freeze.id,
-                        freeze.reason,
-                        "out_of_scope",
-                        f"Does not apply to '{component}'.",
-                    )
-                )
-                continue
-            hit = next(iter(freeze.occurrences(at, moment)), None)
-            if hit is not None:
-                entries.append(
-                    TraceEntry(
-                        "freeze",
-                        freeze.id,
-                        freeze.reason,
-                        "frozen",
-                        f"Frozen {when(hit.start)} – {when(hit.end)}.",
-                        hit,
-                    )
-                )
+                verdict, detail, hit = "out_of_scope", f"Does not apply to '{component}'.", None
+            elif hit := next(iter(freeze.occurrences(at, moment)), None):
+                verdict, detail = "frozen", f"Frozen {when(hit.start)} – {when(hit.end)}."
             else:
-                entries.append(
-                    TraceEntry(
-                        "freeze",
-                        freeze.id,
-                        freeze.reason,
-                        "clear",
-                        "This freeze does not cover the instant.",
-                    )
-                )
+                verdict, detail = "clear", "This freeze does not cover the instant."
+            entries.append(
+                TraceEntry("freeze", freeze.id, freeze.reason, verdict, detail, hit, freeze.version)
+            )
         return entries
 
 

@@ -21,14 +21,21 @@ VALID_POLICY = {
 }
 
 
-def test_engineer_creates_a_scoped_policy(engineer_api, api_component):
+def test_a_new_scoped_policy_takes_effect_once_senior_management_approves(
+    engineer_api, manager_api, api_component
+):
     response = engineer_api.post(
         POLICIES, {**VALID_POLICY, "applies_to_all": False, "components": ["items-api"]}
     )
-    assert response.status_code == 201, response.json()
+    assert response.status_code == 202, response.json()
+    change = response.json()
+    assert (change["status"], change["payload"]["components"]) == ("pending", ["items-api"])
+    assert not WindowPolicy.objects.filter(name="Tuesday evenings").exists()
+    approved = manager_api.post(f"/api/v1/rule-changes/{change['id']}/approve/")
+    assert approved.json()["status"] == "applied"
     policy = WindowPolicy.objects.get(name="Tuesday evenings")
     assert [c.slug for c in policy.components.all()] == ["items-api"]
-    assert response.json()["components"] == ["items-api"]
+    assert engineer_api.get(f"{POLICIES}{policy.pk}/").json()["components"] == ["items-api"]
 
 
 @pytest.mark.parametrize(
@@ -80,12 +87,14 @@ def test_patch_validates_against_the_stored_values(engineer_api):
     assert "shortest gap" in response.json()["errors"]["duration_minutes"][0]
 
 
-def test_only_release_engineers_write_rules(customer_api, manager_api, anon_api):
-    for client in (customer_api, manager_api):
-        response = client.post(POLICIES, VALID_POLICY)
-        assert response.status_code == 403
-        assert response.json()["detail"] == "Only release engineers may change this."
-        assert client.get(POLICIES).status_code == 200
+def test_only_release_engineers_and_managers_change_rules(customer_api, manager_api, anon_api):
+    response = customer_api.post(POLICIES, VALID_POLICY)
+    assert response.status_code == 403
+    assert response.json()["detail"] == (
+        "Only release engineers and senior managers change the release rules."
+    )
+    assert customer_api.get(POLICIES).status_code == 200
+    assert manager_api.post(POLICIES, VALID_POLICY).status_code == 202  # proposed, not in force
     unauthenticated = anon_api.get(POLICIES)
     assert unauthenticated.status_code == 401
     assert unauthenticated["WWW-Authenticate"] == "Bearer"
