@@ -150,24 +150,53 @@ class RollbackForm(forms.Form):
 @admin.register(Release)
 class ReleaseAdmin(admin.ModelAdmin):
     form = ReleaseForm
-    list_display = ["version", "component", "title", "kind", "impact", "state", "scheduled"]
-    list_filter = ["state", "component", "kind", "impact", WindowDateFilter]
+    list_display = [
+        "version",
+        "component",
+        "title",
+        "kind",
+        "impact",
+        "state",
+        "scheduled",
+        "attention",
+    ]
+    list_filter = [
+        "state",
+        "component",
+        "kind",
+        "impact",
+        WindowDateFilter,
+        ("stranded_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["version", "title"]
     list_select_related = ["component"]
     date_hierarchy = "scheduled_start"
     inlines = [ItemInline, EventInline]
-    readonly_fields = ["state", "started_at", "completed_at", "rollback_summary"]
+    readonly_fields = ["state", "attention", "started_at", "completed_at", "rollback_summary"]
     change_form_template = "admin/releases/release/change_form.html"
     change_list_template = "admin/releases/release/change_list.html"
     fieldsets = [
         (None, {"fields": ["component", "version", "title", "kind", "impact", "owner", "notes"]}),
         ("Schedule", {"fields": ["scheduled_start", "expected_duration_minutes"]}),
-        ("Progress", {"fields": ["state", "started_at", "completed_at", "rollback_summary"]}),
+        (
+            "Progress",
+            {"fields": ["state", "attention", "started_at", "completed_at", "rollback_summary"]},
+        ),
     ]
 
     @admin.display(description="Scheduled", ordering="scheduled_start")
     def scheduled(self, obj):
         return instant(obj.scheduled_start)
+
+    @admin.display(description="Needs")
+    def attention(self, obj):
+        if obj.stranded_at and obj.state in (Release.State.PLANNED, Release.State.ANNOUNCED):
+            return format_html(
+                '<strong class="stranded" title="{}">Rescheduling: a rule change left it '
+                "outside every window</strong>",
+                f"Stranded {obj.stranded_at:%Y-%m-%d %H:%M} UTC",
+            )
+        return ""
 
     @admin.display(description="Rollback")
     def rollback_summary(self, obj):

@@ -1,0 +1,248 @@
+"""Rules under change control: tightening is free, loosening waits for senior management.
+
+The attack this stops, as reported: on a Friday at 11:38 Pacific, an engineer's key created a
+daily 11:00–21:00 window for a new component, the gate said allow, and the release shipped with
+no approval; then a DELETE removed the policy and nothing recorded who did it.
+"""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from approvals import services as approvals
+from releases import services as releases
+from releases.models import Component, Freeze, Release, WindowPolicy
+from rules import services
+from rules.models import RuleChange
+from tests.conftest import NOW, SLOT, WED_WINDOW, ask, utc
+
+pytestmark = pytest.mark.django_db
+FRIDAY_1138_PT = utc(2026, 11, 27, 19, 38)
+DAILY = {
+    "name": "Daily daytime",
+    "rrule": "FREQ=DAILY",
+    "start_time": "11:00",
+    "duration_minutes": 600,
+    "zone": "America/Los_Angeles",
+    "effective_from": "2026-11-01",
+    "applies_to_all": False,
+    "components": ["sneaky"],
+}
+
+
+def gate(client, slug, at):
+    return client.get("/api/v1/gate/", {"component": slug, "at": at.isoformat()}).json()
+
+
+def test_an_engineer_key_can_no_longer_open_a_window_for_itself(engineer_api, manager_api):
+    engineer_api.post("/api/v1/components/", {"slug": "sneaky", "name": "Sneaky", "kind": "api"})
+    # A new component gets the default policy's windows, not "no policy = allow".
+    assert gate(engineer_api, "sneaky", FRIDAY_1138_PT)["decision"] == "deny"
+    proposed = engineer_api.post("/api/v1/policies/", DAILY)
+    assert proposed.status_code == 202
+    assert proposed["Location"] == f"/api/v1/rule-changes/{proposed.json()['id']}/"
+    assert proposed.json()["status"] == "pending"
+    # The gate answers from the rules in force until senior management approves.
+    assert gate(engineer_api, "sneaky", FRIDAY_1138_PT)["decision"] == "deny"
+    change_id = proposed.json()["id"]
+    own = engineer_api.post(f"/api/v1/rule-changes/{change_id}/approve/")
+    assert own.status_code == 403  # not a senior manager, and the proposer at that
+    manager_api.post(f"/api/v1/rule-changes/{change_id}/approve/", {"comment": "Agreed"})
+    answer = gate(engineer_api, "sneaky", FRIDAY_1138_PT)
+    assert answer["decision"] == "allow"
+    policy = WindowPolicy.objects.get(name="Daily daytime")
+    # The trace names the rule version it decided by.
+    [entry] = [t for t in answer["trace"] if t["id"] == policy.pk]
+    assert (entry["verdict"], entry["version"]) == ("open", 1)
+    deleted = engineer_api.delete(f"/api/v1/policies/{policy.pk}/")
+    assert deleted.status_code == 202 and WindowPolicy.objects.filter(pk=policy.pk).exists()
+
+
+def test_a_senior_manager_proposes_and_another_decides(manager_api, manager, manager2):
+    proposed = manager_api.post("/api/v1/policies/", {**DAILY, "applies_to_all": True,
+                                                      "components": []})  # fmt: skip
+    change = RuleChange.objects.get(pk=proposed.json()["id"])
+    with pytest.raises(services.RuleChangeRefused) as own:
+        services.rule_change_decide(change=change, by=manager, verdict="approve")
+    assert own.value.code == "own_proposal"
+    services.rule_change_decide(change=change, by=manager2, verdict="approve")
+    assert RuleChange.objects.get(pk=change.pk).status == "applied"
+
+
+def test_a_quorum_of_two_and_any_rejection(engineer, manager, manager2, settings):
+    settings.APPROVAL_QUORUM = 2
+    policy = WindowPolicy.objects.get()
+    wider = services.rules_change(
+        target="policy", operation="update", by=engineer, obj=policy,
+        values={"duration_minutes": 240}, reason="Longer windows for the migration",
+    )  # fmt: skip
+    services.rule_change_decide(change=wider, by=manager, verdict="approve")
+    assert RuleChange.objects.get(pk=wider.pk).status == "pending"
+    assert WindowPolicy.objects.get().duration_minutes == 180
+    services.rule_change_decide(change=wider, by=manager2, verdict="approve")
+    assert WindowPolicy.objects.get().duration_minutes == 240
+    assert WindowPolicy.objects.get().version == 2
+    rejected = services.rules_change(
+        target="policy", operation="delete", by=engineer, obj=WindowPolicy.objects.get()
+    )
+    with pytest.raises(services.RuleChangeRefused):
+        services.rule_change_decide(change=rejected, by=manager, verdict="reject")  # no reason
+    services.rule_change_decide(change=rejected, by=manager, verdict="reject", comment="No")
+    assert RuleChange.objects.get(pk=rejected.pk).status == "rejected"
+    assert WindowPolicy.objects.exists()
+
+
+def test_tightening_is_in_force_at_once_loosening_waits(engineer, engineer_api):
+    policy = WindowPolicy.objects.get()
+    shorter = engineer_api.patch(f"/api/v1/policies/{policy.pk}/", {"duration_minutes": 120})
+    assert shorter.status_code == 200 and shorter.json()["version"] == 2
+    assert shorter.json()["rule_change"]["tightening"] is True
+    longer = engineer_api.patch(f"/api/v1/policies/{policy.pk}/", {"duration_minutes": 150})
+    assert longer.status_code == 202 and WindowPolicy.objects.get().duration_minutes == 120
+
+    declared = engineer_api.post(
+        "/api/v1/freezes/",
+        {"reason": "Year end", "starts_at": "2026-12-20T00:00:00Z",
+         "ends_at": "2027-01-02T00:00:00Z"},
+    )  # fmt: skip
+    assert declared.status_code == 201 and declared.json()["rule_change"]["preview"] is not None
+    freeze = f"/api/v1/freezes/{declared.json()['id']}/"
+    longer_freeze = engineer_api.patch(freeze, {"ends_at": "2027-01-05T00:00:00Z"})
+    assert longer_freeze.status_code == 200
+    for loosening in (
+        {"ends_at": "2026-12-31T00:00:00Z"},  # shorter
+        {"starts_at": "2026-12-21T00:00:00Z"},  # later
+        {"applies_to_all": False, "components": ["items-api"]},  # narrower
+    ):
+        Component.objects.get_or_create(slug="items-api", defaults={"name": "I", "kind": "api"})
+        response = engineer_api.patch(freeze, loosening)
+        assert response.status_code == 202, loosening
+    lifted = engineer_api.delete(freeze)
+    assert lifted.status_code == 202
+    assert Freeze.objects.get().ends_at == utc(2027, 1, 5)  # still in force
+
+
+def test_a_change_bound_to_a_rule_that_changed_meanwhile_goes_stale(engineer, manager):
+    policy = WindowPolicy.objects.get()
+    first = services.rules_change(
+        target="policy", operation="update", by=engineer, obj=policy,
+        values={"duration_minutes": 200},
+    )  # fmt: skip
+    second = services.rules_change(
+        target="policy", operation="update", by=engineer, obj=policy,
+        values={"effective_from": dt.date(2019, 1, 1)},
+    )  # fmt: skip
+    services.rule_change_decide(change=first, by=manager, verdict="approve")
+    with pytest.raises(services.RuleChangeRefused) as exc:
+        services.rule_change_decide(change=second, by=manager, verdict="approve")
+    assert exc.value.code == "stale"
+    assert RuleChange.objects.get(pk=second.pk).status == "stale"
+    assert WindowPolicy.objects.get().effective_from == dt.date(2020, 1, 1)
+
+
+def test_the_preview_shows_stranded_releases_overlapped_slots_and_hours(
+    make_release, engineer, manager, engineer_api
+):
+    with time_machine.travel(NOW, tick=False):
+        make_release(version="2.0.0")  # Wednesday's window
+        urgent = make_release(version="3.0.0", kind="exceptional", scheduled_start=SLOT[0])
+        approvals.request_decide(
+            request=ask(urgent, engineer), by=manager, verdict="approve", at=NOW
+        )
+        response = engineer_api.post(
+            "/api/v1/freezes/",
+            {"reason": "Incident", "starts_at": "2026-12-01T00:00:00Z",
+             "ends_at": "2026-12-03T00:00:00Z"},
+        )  # fmt: skip
+    preview = response.json()["rule_change"]["preview"]
+    assert [s["version"] for s in preview["stranded"]] == ["2.0.0"]
+    assert preview["stranded"][0]["owner"] == "erin"
+    assert [s["version"] for s in preview["overlapping_slots"]] == ["3.0.0"]
+    assert preview["hours_removed"] == 3.0 and preview["hours_added"] == 0
+    assert preview["window_hours"]["items-api"] == {"before": 117.0, "after": 114.0}
+
+
+def test_applying_a_change_that_strands_releases_flags_them_and_tells_their_owners(
+    make_release,
+    engineer,
+    manager,
+    manager2,
+    django_capture_on_commit_callbacks,
+    mailoutbox,
+    client,
+):
+    with time_machine.travel(NOW, tick=False):
+        stranded = make_release(version="2.0.0")
+        policy = WindowPolicy.objects.get()
+        change = services.rules_change(
+            target="policy", operation="update", by=manager, obj=policy,
+            values={"rrule": "FREQ=WEEKLY;BYDAY=TH,FR"}, reason="No more Wednesdays",
+        )  # fmt: skip
+    assert change.status == "pending"
+    assert change.preview["stranded"][0]["release"] == stranded.pk
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        services.rule_change_decide(change=change, by=manager2, verdict="approve")
+    stranded.refresh_from_db()
+    assert stranded.stranded_at == NOW
+    event = stranded.events.get(action="stranded")
+    assert event.details["rule_change"] == change.pk
+    owner_mail = [m for m in mailoutbox if m.to == ["erin@example.com"]]
+    assert [m.subject for m in owner_mail] == [f"[Nightshift] Stranded: {stranded}"]
+    client.force_login(engineer)
+    desk = client.get("/admin/releases/release/?stranded_at__isnull=False").content.decode()
+    assert "Rescheduling: a rule change left it outside every window" in desk
+    moved = releases.release_update(
+        release=stranded, by=engineer, at=NOW, scheduled_start=utc(2026, 12, 3, 8, 15)
+    )
+    assert moved.stranded_at is None
+
+
+def test_the_admin_proposes_instead_of_saving(client, engineer, manager, manager2):
+    client.force_login(engineer)
+    response = client.post(
+        "/admin/releases/windowpolicy/add/",
+        {
+            "name": "Weekend", "rrule": "FREQ=WEEKLY;BYDAY=SA", "start_time": "10:00",
+            "duration_minutes": 60, "zone": "UTC", "effective_from": "2026-12-01",
+            "applies_to_all": "on", "justification": "Weekend maintenance",
+        },
+        follow=True,
+    )  # fmt: skip
+    change = RuleChange.objects.get()
+    assert response.redirect_chain[-1][0] == f"/admin/rules/rulechange/{change.pk}/change/"
+    page = response.content.decode()
+    assert "it takes effect when senior management approves" in page
+    assert not WindowPolicy.objects.filter(name="Weekend").exists()
+    client.force_login(manager)
+    page = client.get(f"/admin/rules/rulechange/{change.pk}/change/").content.decode()
+    assert "Weekend maintenance" in page and 'name="approve"' in page
+    client.post(f"/admin/rules/rulechange/{change.pk}/decide/", {"approve": "1"})
+    assert WindowPolicy.objects.filter(name="Weekend").exists()
+
+    client.force_login(engineer)
+    freeze = Freeze.objects.create(reason="Quiet", starts_at=NOW, ends_at=WED_WINDOW)
+    client.post(f"/admin/releases/freeze/{freeze.pk}/delete/", {"post": "yes"})
+    assert Freeze.objects.filter(pk=freeze.pk).exists()
+    assert RuleChange.objects.get(operation="delete").status == "pending"
+
+
+def test_only_the_proposer_withdraws(engineer, manager):
+    change = services.rules_change(
+        target="policy", operation="delete", by=engineer, obj=WindowPolicy.objects.get()
+    )
+    with pytest.raises(services.RuleChangeRefused):
+        services.rule_change_withdraw(change=change, by=manager)
+    services.rule_change_withdraw(change=change, by=engineer)
+    assert RuleChange.objects.get().status == "withdrawn"
+
+
+def test_customers_can_neither_propose_nor_see_changes(customer_api, engineer):
+    services.rules_change(
+        target="policy", operation="delete", by=engineer, obj=WindowPolicy.objects.get()
+    )
+    assert customer_api.get("/api/v1/rule-changes/").status_code == 403
+    assert (
+        customer_api.delete(f"/api/v1/policies/{WindowPolicy.objects.get().pk}/").status_code == 403
+    )
+    assert Release.objects.count() == 0
