@@ -6,7 +6,7 @@ import io
 
 from django.conf import settings
 from rest_framework.exceptions import APIException, ParseError
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 
 class BodyTooLarge(APIException):
@@ -49,11 +49,24 @@ def _holds_nul(value) -> bool:
     return False
 
 
+def _refuse_nul_in_form(data):
+    if any(_holds_nul([key, *values]) for key, values in data.lists()):
+        raise ParseError("The body holds a NUL character; remove it.")
+
+
 class SafeFormParser(FormParser):
     """Form bodies (curl -d) with the same rule: no NUL in any value."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         data = super().parse(stream, media_type, parser_context)
-        if any(_holds_nul([key, *values]) for key, values in data.lists()):
-            raise ParseError("The body holds a NUL character (%00); remove it.")
+        _refuse_nul_in_form(data)
         return data
+
+
+class SafeMultiPartParser(MultiPartParser):
+    """Multipart bodies (the browsable API's forms) with the same rule."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parsed = super().parse(stream, media_type, parser_context)
+        _refuse_nul_in_form(parsed.data)
+        return parsed

@@ -224,7 +224,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.SafeJSONParser",
         "api.parsers.SafeFormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "api.parsers.SafeMultiPartParser",
     ],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",

@@ -260,6 +260,10 @@ def test_nul_in_a_body_is_a_400_not_a_database_error(engineer_api, api_component
     form = engineer_api.post("/api/v1/components/", "slug=ok&name=a%00b&kind=api",
                              content_type="application/x-www-form-urlencoded")  # fmt: skip
     assert form.status_code == 400 and "NUL" in form.json()["errors"]["body"][0]
+    multipart = engineer_api.post(
+        "/api/v1/components/", {"slug": "ok", "name": "a\x00b", "kind": "api"}, format="multipart"
+    )
+    assert multipart.status_code == 400 and "NUL" in multipart.json()["errors"]["body"][0]
 
 
 def test_an_item_without_its_release_is_a_400(engineer_api):
