@@ -147,6 +147,11 @@ class Subscriber(models.Model):
     def topics(self) -> list[str]:
         return [t.value for t in Topic if getattr(self, f"on_{t.value}")]
 
+    @property
+    def topic_labels(self) -> list[str]:
+        """The topics as people read them ("Rolled back", not "rolled_back")."""
+        return [t.label for t in Topic if getattr(self, f"on_{t.value}")]
+
 
 class CustomerAccount(models.Model):
     """A customer; key accounts are informed directly of every advance notice."""

@@ -216,3 +216,43 @@ def test_every_page_keeps_its_content_security_policy_and_still_works(page, site
     page.get_by_text("/api/v1/gate/").first.wait_for(timeout=15_000)
     shot(page, "api-docs")
     assert violations == [], violations
+
+
+CONTRAST = """el => {
+  const rgb = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = c => {
+    const [r, g, b] = c.map(v => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  let node = el, bg = 'rgba(0, 0, 0, 0)';
+  while (node && (bg === 'rgba(0, 0, 0, 0)' || bg === 'transparent')) {
+    bg = getComputedStyle(node).backgroundColor; node = node.parentElement;
+  }
+  const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(rgb(bg))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+@BROWSER_DB
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_open_closed_and_muted_text_keep_aa_contrast_on_a_phone(browser, site, scheme):
+    context = browser.new_context(
+        viewport={"width": 375, "height": 800}, color_scheme=scheme, locale="en-US"
+    )
+    page = context.new_page()
+    page.goto(site + "/")
+    # On a phone each component is a card, and its next window is still there, labelled.
+    assert page.locator("td[data-label='Next window']").first.is_visible()
+    label = page.eval_on_selector(
+        "td[data-label='Next window']", "td => getComputedStyle(td, '::before').content"
+    )
+    assert "Next window" in label
+    for selector in (".closed, .open", ".muted"):
+        element = page.locator(selector).first
+        ratio = element.evaluate(CONTRAST)
+        assert ratio >= 4.5, (scheme, selector, round(ratio, 2))
+    shot(page, f"home-phone-{scheme}")
+    context.close()
