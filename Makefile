@@ -13,15 +13,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Development mode, explicitly: debug pages, the development key, e-mail on the console.
+# Development mode, explicitly: debug pages, the development key, e-mail written to var/mail/.
+# Links in e-mail, feeds and calendars follow PORT unless SITE_URL is set.
 run: export DEBUG = 1
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+run: export EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 run: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo
-	@echo "Serving http://127.0.0.1:$(PORT)/ with a task cluster; Ctrl-C stops both."
-	@$(PY) manage.py qcluster & QPID=$$!; \
-	trap 'kill $$QPID 2>/dev/null; wait $$QPID 2>/dev/null' INT TERM EXIT; \
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py demo
+	@exec $(PY) manage.py devserver --port $(PORT)
 
 test: $(VENV)/.installed
 	$(PY) manage.py makemigrations --check --dry-run

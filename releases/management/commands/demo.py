@@ -34,15 +34,14 @@ USERS = [
     ("engineer", "Erin Engineer", roles.RELEASE_ENGINEERS),
     ("manager", "Morgan Manager", roles.SENIOR_MANAGEMENT),
     ("manager2", "Max Manager", roles.SENIOR_MANAGEMENT),
-    ("customer", "Casey Customer", None),
 ]
 
 
 class Command(BaseCommand):
     help = (
-        "Load demo data for development (DEBUG=1 only): components and the users engineer, "
-        "manager, manager2 and customer. Safe to run again: what exists is left as it is, "
-        "passwords included."
+        "Load demo data for development (DEBUG=1 only): components, releases and the users "
+        "engineer, manager and manager2. Safe to run again: what exists is left as it is, "
+        "passwords included. It sends no e-mail: its messages are in the outbox, skipped."
     )
 
     def add_arguments(self, parser):
@@ -78,7 +77,14 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
                 if role:
                     user.groups.set([Group.objects.get(name=role)])
+        from notifications.models import Delivery  # the demo shows every app at work
+
+        before = Delivery.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         self._history(User.objects.get(username="engineer"))
+        # Demo news is history: nobody's mailbox (or terminal) should receive it.
+        Delivery.objects.filter(pk__gt=before, status=Delivery.Status.PENDING).update(
+            status=Delivery.Status.SKIPPED, last_error="Demo data: not sent."
+        )
         self.stdout.write(f"Demo components: {', '.join(slug for slug, *_ in COMPONENTS)}")
         self.stdout.write(
             f"Demo users ({', '.join(u for u, *_ in USERS)}) have the password: {password}"
