@@ -9,6 +9,7 @@ from drf_spectacular.views import (
 )
 
 from api.problems import not_found
+from api.views import ApiRoot
 from approvals.urls import api_urlpatterns as approvals_api
 from notes.api_urls import api_urlpatterns as notes_api
 from releases.urls import api_urlpatterns as releases_api
@@ -27,6 +28,7 @@ def healthz(request):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", ApiRoot.as_view(), name="api-root"),
     path(
         "api/v1/",
         include((releases_api + rules_api + approvals_api + notes_api, "api"), namespace="api"),

@@ -81,3 +81,13 @@ def test_malformed_json_is_a_problem(engineer_api):
     assert response.status_code == 400
     assert response.json()["type"] == "urn:nightshift:problem:parse-error"
     assert "JSON parse error" in response.json()["detail"]
+
+
+def test_the_api_root_lists_every_resource_that_answers(client, anon_api):
+    root = anon_api.get("/api/v1/").json()
+    assert root["docs"].endswith("/api/docs/") and root["schema"].endswith("/api/schema/")
+    for name, resource in root["resources"].items():
+        path = resource["url"].replace("http://testserver", "")
+        answer = anon_api.get(path, {"component": "x"} if name in ("gate", "windows") else {})
+        assert answer.status_code in (200, 400, 401), (name, answer.status_code)  # not 404
+        assert resource["about"]
