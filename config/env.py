@@ -61,3 +61,17 @@ def env_rate(name: str, default: str) -> str:
             f"{name}={raw!r} is not a rate; write it like 300/minute (second, minute, hour, day)."
         )
     return raw
+
+
+def env_zone(name: str, default: str) -> str:
+    """An IANA time zone name, such as America/Los_Angeles."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = os.environ.get(name, default).strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not an IANA time zone (for example America/Los_Angeles)."
+        ) from None
+    return value

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_rate, env_str
+from config.env import env_bool, env_int, env_list, env_rate, env_str, env_zone
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("NIGHTSHIFT_VAR_DIR", str(BASE_DIR / "var")))
@@ -331,8 +331,10 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
-# The zone pages show beside UTC; the default policy's zone.
-DISPLAY_TIME_ZONE = env_str("DISPLAY_TIME_ZONE", "America/Los_Angeles")
+# The zone pages, e-mail and refusals show beside UTC; the default policy's zone.
+DISPLAY_TIME_ZONE = env_zone("DISPLAY_TIME_ZONE", "America/Los_Angeles")
+# The zone the release desk (admin) shows and takes times in; each user may choose their own.
+TEAM_TIME_ZONE = env_zone("TEAM_TIME_ZONE", DISPLAY_TIME_ZONE)
 
 # --- Static files --------------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -37,7 +37,7 @@ from releases.serializers import (
     decision_payload,
     parse_instant,
 )
-from releases.windows import when
+from releases.windows import between
 
 
 class AtomicWritesMixin:
@@ -166,7 +166,7 @@ def release_decision_payload(release: Release, at, calendar) -> dict:
             reason="exception_approved",
             authorization=str(auth.id),
             detail=f"Exceptional release authorized ({auth.id}) for "
-            f"{when(auth.slot_start)} – {when(auth.slot_end)}.",
+            f"{between(auth.slot_start, auth.slot_end)}.",
         )
     return payload
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from releases.windows import Reason, WindowCalendar, lasting, when
+from releases.windows import Reason, WindowCalendar, between, lasting, when
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +188,8 @@ def regular_starts_in_its_window(facts: ReleaseFacts, at: dt.datetime, calendar:
         )
     else:
         where = (
-            f"It is scheduled into the window {when(home.start)} – {when(home.end)}, not the "
-            f"one open now ({when(now_open.start)} – {when(now_open.end)})"
+            f"It is scheduled into the window {between(home.start, home.end)}, not the "
+            f"one open now ({between(now_open.start, now_open.end)})"
         )
     return [
         Refusal(
@@ -245,7 +245,7 @@ def exceptional_needs_authorization(facts: ReleaseFacts, at: dt.datetime, calend
         return [
             Refusal(
                 "outside_authorized_slot",
-                f"The authorization covers {when(auth.slot_start)} – {when(auth.slot_end)}, "
+                f"The authorization covers {between(auth.slot_start, auth.slot_end)}, "
                 f"not {when(at)}.",
             )
         ]

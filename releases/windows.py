@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lib import zones
+
 from .recurrence import InvalidRule, Rule
 
 UTC = dt.UTC
@@ -460,7 +462,7 @@ class WindowCalendar:
         finish = plus(at, duration)
         if window is not None and finish <= window.end:
             reason = Reason.IN_WINDOW
-            detail = f"{when(at)} is inside the window {when(window.start)} – {when(window.end)}."
+            detail = f"{when(at)} is inside the window {between(window.start, window.end)}."
         elif window is not None:
             reason = Reason.DOES_NOT_FIT
             detail = (
@@ -491,7 +493,7 @@ class WindowCalendar:
             if not policy.applies_to(component):
                 verdict, detail, hit = "out_of_scope", f"Does not apply to '{component}'.", None
             elif hit := next(iter(policy.recurrence.occurrences(at, moment)), None):
-                verdict, detail = "open", f"Open {when(hit.start)} – {when(hit.end)}."
+                verdict, detail = "open", f"Open {between(hit.start, hit.end)}."
             else:
                 verdict, detail = "closed", "No occurrence of this policy contains the instant."
             entries.append(
@@ -503,7 +505,7 @@ class WindowCalendar:
             if not freeze.applies_to(component):
                 verdict, detail, hit = "out_of_scope", f"Does not apply to '{component}'.", None
             elif hit := next(iter(freeze.occurrences(at, moment)), None):
-                verdict, detail = "frozen", f"Frozen {when(hit.start)} – {when(hit.end)}."
+                verdict, detail = "frozen", f"Frozen {between(hit.start, hit.end)}."
             else:
                 verdict, detail = "clear", "This freeze does not cover the instant."
             entries.append(
@@ -572,5 +574,28 @@ def iso_utc(instant: dt.datetime | None) -> str | None:
 
 
 def when(instant: dt.datetime) -> str:
+    """An instant as refusals and traces word it: local (lib.zones) and UTC.
+
+    'Wed 02 Dec 2026 00:00 PST (2026-12-02 08:00 UTC)'; UTC alone when no zone is chosen.
+    """
     # isoformat() is several times faster than strftime(), and decide() formats a dozen.
-    return instant.astimezone(UTC).isoformat(" ", "minutes")[:16] + " UTC"
+    utc = instant.astimezone(UTC).isoformat(" ", "minutes")[:16] + " UTC"
+    zone = zones.current()
+    if zone is None:
+        return utc
+    return f"{instant.astimezone(zone):%a %d %b %Y %H:%M %Z} ({utc})"
+
+
+def between(start: dt.datetime, end: dt.datetime) -> str:
+    """A span as refusals word it: 'Wed 02 Dec 2026 00:00–03:00 PST (08:00–11:00 UTC)' when it
+    lies within one local and one UTC day, else both ends in full."""
+    zone = zones.current()
+    a, b = start.astimezone(UTC), end.astimezone(UTC)
+    if zone is None:
+        if a.date() == b.date():
+            return f"{a:%Y-%m-%d %H:%M}–{b:%H:%M} UTC"
+        return f"{when(start)} – {when(end)}"
+    la, lb = start.astimezone(zone), end.astimezone(zone)
+    if la.date() == lb.date() and a.date() == b.date() and la.tzname() == lb.tzname():
+        return f"{la:%a %d %b %Y %H:%M}–{lb:%H:%M %Z} ({a:%Y-%m-%d %H:%M}–{b:%H:%M} UTC)"
+    return f"{when(start)} – {when(end)}"

@@ -38,14 +38,20 @@ def test_a_regular_release_outside_every_window_is_refused_with_the_next_window(
         make_release(scheduled_start=utc(2026, 12, 1, 9))  # a Tuesday
     message = exc.value.errors["scheduled_start"]
     assert "outside every release window" in message
-    assert "The next window where 1 h fits opens at 2026-12-02 08:00 UTC." in message
+    assert (
+        "The next window where 1 h fits opens at Wed 02 Dec 2026 00:00 PST (2026-12-02 08:00 UTC)."
+        in message
+    )
     assert not Release.objects.exists()
 
 
 def test_a_release_that_would_overrun_its_window_is_refused(make_release):
     with pytest.raises(services.ReleaseInvalid) as exc:
         make_release(scheduled_start=WED_WINDOW + dt.timedelta(hours=2, minutes=30))
-    assert "closes at 2026-12-02 11:00 UTC" in exc.value.errors["scheduled_start"]
+    assert (
+        "closes at Wed 02 Dec 2026 03:00 PST (2026-12-02 11:00 UTC)"
+        in exc.value.errors["scheduled_start"]
+    )
 
 
 def test_a_duration_no_window_can_hold_names_the_duration(make_release):
@@ -109,7 +115,10 @@ def test_a_regular_release_starts_only_inside_the_window_of_its_scheduled_start(
     with pytest.raises(services.TransitionRefused) as exc:
         services.release_start(release=release, by=engineer, at=NOW)
     assert codes(exc) == ["window_closed"]
-    assert "next window opens at 2026-12-02 08:00 UTC" in exc.value.refusals[0].detail
+    assert (
+        "next window opens at Wed 02 Dec 2026 00:00 PST (2026-12-02 08:00 UTC)"
+        in exc.value.refusals[0].detail
+    )
     # Thursday's window is open, but the release is scheduled into Wednesday's: a later window
     # is another promise, and the way to it is a reschedule, which runs every guard again.
     thursday = utc(2026, 12, 3, 8, 15)
@@ -117,7 +126,10 @@ def test_a_regular_release_starts_only_inside_the_window_of_its_scheduled_start(
         services.release_start(release=release, by=engineer, at=thursday)
     assert codes(later) == ["not_its_window"]
     detail = later.value.refusals[0].detail
-    assert "scheduled into the window 2026-12-02 08:00 UTC – 2026-12-02 11:00 UTC" in detail
+    assert (
+        "scheduled into the window Wed 02 Dec 2026 00:00–03:00 PST (2026-12-02 08:00–11:00 UTC)"
+        in detail
+    )
     assert "Reschedule it into this window first" in detail
     assert services.release_start(release=release, by=engineer, at=IN_WED_WINDOW).state == (
         "in_progress"

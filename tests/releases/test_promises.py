@@ -73,7 +73,10 @@ def test_a_release_noticed_for_january_cannot_start_in_a_december_window(percept
         services.release_start(release=release, by=engineer, at=DEC_3_WINDOW)
     assert codes(exc) == ["not_its_window", "notice_lead_time"]
     lead = exc.value.refusals[1].detail
-    assert "may start from 2027-01-01 12:00 UTC, not 2026-12-03 08:15 UTC" in lead
+    assert (
+        "may start from Fri 01 Jan 2027 04:00 PST (2027-01-01 12:00 UTC), "
+        "not Thu 03 Dec 2026 00:15 PST (2026-12-03 08:15 UTC)"
+    ) in lead
     assert Release.objects.get().state == "announced"
 
 
@@ -84,7 +87,10 @@ def test_rescheduling_into_the_lead_time_is_refused_and_says_from_when(perceptib
         services.release_update(
             release=release, by=engineer, at=DEC_2_NOON, scheduled_start=DEC_3_WINDOW
         )
-    assert "may be scheduled from 2027-01-01 12:00 UTC" in exc.value.errors["scheduled_start"]
+    assert (
+        "may be scheduled from Fri 01 Jan 2027 04:00 PST (2027-01-01 12:00 UTC)"
+        in exc.value.errors["scheduled_start"]
+    )
     release.refresh_from_db()
     assert release.scheduled_start == JAN_6
     assert AdvanceNotice.objects.get().revision == 1  # nothing half-written
