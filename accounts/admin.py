@@ -2,12 +2,13 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from accounts.desk import DeskTimeMixin
 from accounts.models import ApiKey
 from accounts.services import apikey_revoke
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(DeskTimeMixin, admin.ModelAdmin):
     list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "user__username"]

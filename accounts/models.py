@@ -54,3 +54,36 @@ class ApiKey(models.Model):
         plaintext = f"{self.prefix}_{secrets.token_urlsafe(32)}"
         self.digest = digest_key(plaintext)
         return plaintext
+
+
+def validate_zone(value: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from django.core.exceptions import ValidationError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            f"'{value}' is not an IANA time zone (for example Europe/Paris)."
+        ) from None
+
+
+class Preferences(models.Model):
+    """What one person chose for themselves on the desk."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_zone],
+        help_text="Empty: the team's zone. Times on the desk are shown and typed in this zone.",
+    )
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self):
+        return f"{self.user}: {self.time_zone or 'team zone'}"

@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from accounts.desk import DeskTimeMixin
 from approvals import services
 from approvals.models import ApprovalDecision, ApprovalRequest
 from releases import selectors
@@ -71,7 +72,7 @@ class InboxChangeList(ChangeList):
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(admin.ModelAdmin):
+class ApprovalRequestAdmin(DeskTimeMixin, admin.ModelAdmin):
     list_display = ["__str__", "urgency", "status", "slot", "requester", "created_at", "distance"]
     list_filter = ["status", "urgency"]
     search_fields = ["release__version", "release__title", "justification"]

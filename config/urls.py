@@ -8,12 +8,17 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from accounts.views import preferences
 from api.problems import not_found
 from api.views import ApiRoot
 from approvals.urls import api_urlpatterns as approvals_api
 from notes.api_urls import api_urlpatterns as notes_api
 from releases.urls import api_urlpatterns as releases_api
 from rules.urls import api_urlpatterns as rules_api
+
+admin.site.site_header = admin.site.site_title = "Nightshift release desk"
+admin.site.index_title = "The release desk"
+admin.site.site_url = "/"  # "View site": the public pages
 
 handler400 = "api.problems.bad_request"
 handler404 = "api.problems.not_found"
@@ -27,6 +32,7 @@ def healthz(request):
 
 
 urlpatterns = [
+    path("admin/preferences/", admin.site.admin_view(preferences), name="preferences"),
     path("admin/", admin.site.urls),
     path("api/v1/", ApiRoot.as_view(), name="api-root"),
     path(

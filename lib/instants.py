@@ -11,11 +11,12 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils.html import format_html
 
 from lib import zones
-from lib.zones import shown_in
+from lib.zones import iso_utc, shown_in
 
-__all__ = ["display_zone", "local_and_utc", "shown_in", "zone_label"]
+__all__ = ["display_zone", "html", "iso_utc", "local_and_utc", "shown_in", "zone_label"]
 
 
 def display_zone() -> ZoneInfo:
@@ -39,3 +40,10 @@ def zone_label(zone: ZoneInfo | None = None) -> str:
     zone = zone or display_zone()
     now = dt.datetime.now(zone)
     return f"{zone.key}, {now:%Z} now"
+
+
+def html(value: dt.datetime | None, empty: str = "—"):
+    """<time datetime="…Z">local (UTC)</time>; machine-readable and readable by people."""
+    if value is None:
+        return empty
+    return format_html('<time datetime="{}">{}</time>', iso_utc(value), local_and_utc(value))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -39,3 +40,10 @@ def shown_in(zone: ZoneInfo | str):
         yield
     finally:
         _zone.reset(token)
+
+
+def iso_utc(instant: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, as the API, pages' <time> elements and webhooks give instants."""
+    if instant is None:
+        return None
+    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

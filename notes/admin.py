@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
+from accounts.desk import DeskTimeMixin
 from notes import services
 from notes.models import AdvanceNotice, NoticeRevision
 
@@ -44,7 +45,7 @@ class NoticeForm(forms.ModelForm):
 
 
 @admin.register(AdvanceNotice)
-class AdvanceNoticeAdmin(admin.ModelAdmin):
+class AdvanceNoticeAdmin(DeskTimeMixin, admin.ModelAdmin):
     """Drafting and publishing notices; every save goes through notes.services."""
 
     list_display = [

@@ -5,6 +5,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.desk import DeskTimeMixin
 from notes.admin import AdvanceNoticeAdmin
 from notes.models import AdvanceNotice
 from notifications import services
@@ -19,7 +20,7 @@ def _deliveries_link(text: str, **filters) -> str:
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
     """Subscribers sign up on the public page (e-mail needs its confirmation link)."""
 
     list_display = ["address", "channel", "topic_list", "confirmed_at", "unsubscribed_at"]
@@ -130,7 +131,7 @@ class CustomerAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(DeskTimeMixin, admin.ModelAdmin):
     """The outbox. Dead deliveries can be retried; nothing here is edited by hand."""
 
     list_display = [
@@ -183,7 +184,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(DeskTimeMixin, admin.ModelAdmin):
     list_display = ["created_at", "kind", "subject", "delivered", "pending", "dead"]
     list_filter = ["kind"]
     search_fields = ["subject", "key"]

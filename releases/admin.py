@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.desk import DeskTimeMixin
 from releases import guards, selectors, services
 from releases.models import (
     Component,
@@ -148,7 +149,7 @@ class RollbackForm(forms.Form):
 
 
 @admin.register(Release)
-class ReleaseAdmin(admin.ModelAdmin):
+class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
     form = ReleaseForm
     list_display = [
         "version",

@@ -23,6 +23,7 @@ from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lib import zones
+from lib.zones import iso_utc  # noqa: F401 - the engine's instants, as the API writes them
 
 from .recurrence import InvalidRule, Rule
 
@@ -564,13 +565,6 @@ def _subtract(
     if cursor < end:
         pieces.append((cursor, end))
     return pieces
-
-
-def iso_utc(instant: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, as the API, pages' <time> elements and webhooks give instants."""
-    if instant is None:
-        return None
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def when(instant: dt.datetime) -> str:

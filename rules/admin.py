@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.desk import DeskTimeMixin
 from releases import selectors
 from releases.models import RECURRENCE_FIELDS, Freeze, WindowPolicy, scope_errors
 from releases.templatetags.instants import instant
@@ -39,7 +40,7 @@ class ScopeForm(forms.ModelForm):
         return cleaned
 
 
-class RuleAdmin(admin.ModelAdmin):
+class RuleAdmin(DeskTimeMixin, admin.ModelAdmin):
     """Saving or deleting here is a rule change (rules.services): a tightening is in force at
     once; anything else waits for senior management, and the page says so."""
 
@@ -210,7 +211,7 @@ class DecideForm(forms.Form):
 
 
 @admin.register(RuleChange)
-class RuleChangeAdmin(admin.ModelAdmin):
+class RuleChangeAdmin(DeskTimeMixin, admin.ModelAdmin):
     """Pending rule changes first; each with the engine's preview of what it would do."""
 
     list_display = ["__str__", "status", "proposer", "created_at", "impact"]

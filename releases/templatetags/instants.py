@@ -1,23 +1,11 @@
-"""How an instant is shown on a page: local display zone and UTC, in a <time datetime> element."""
-
-from __future__ import annotations
-
-import datetime as dt
+"""How an instant is shown on a page: local zone and UTC, in a <time datetime> element."""
 
 from django import template
-from django.utils.html import format_html
 
-from lib.instants import local_and_utc
-from releases.windows import iso_utc
+from lib.instants import html, local_and_utc
 
 register = template.Library()
+register.simple_tag(html, name="instant")
+instant = html
 
 __all__ = ["instant", "local_and_utc"]
-
-
-@register.simple_tag
-def instant(value: dt.datetime | None, empty: str = "—"):
-    """<time datetime="…Z">local (UTC)</time>; machine-readable and readable by people."""
-    if value is None:
-        return empty
-    return format_html('<time datetime="{}">{}</time>', iso_utc(value), local_and_utc(value))

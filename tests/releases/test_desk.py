@@ -1,10 +1,12 @@
 """The release team's desk in the admin: same services as the API, refusals as messages."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
+from lib.instants import zone_label
 from releases import services
 from releases.models import Freeze, Release, ReleaseItem
 from tests.conftest import NOW, WED_WINDOW, utc
@@ -46,8 +48,9 @@ def add_form(engineer, api_component, **overrides):
         "title": "From the desk",
         "kind": "regular",
         "impact": "none",
+        # The desk takes times in the team's zone: 00:30 Pacific in Wednesday's window.
         "scheduled_start_0": "2026-12-02",
-        "scheduled_start_1": "08:30:00",
+        "scheduled_start_1": "00:30:00",
         "expected_duration_minutes": "60",
         "owner": engineer.pk,
         "notes": "",
@@ -60,6 +63,29 @@ def add_form(engineer, api_component, **overrides):
     }
     data.update(overrides)
     return data
+
+
+def test_the_desk_takes_times_in_the_team_zone_and_says_so(desk, engineer, api_component):
+    page = desk.get(f"{ADMIN}add/").content.decode()
+    assert f"Scheduled start ({zone_label(ZoneInfo('America/Los_Angeles'))})" in page
+    refused = desk.post(
+        f"{ADMIN}add/", add_form(engineer, api_component, scheduled_start_1="08:30:00")
+    )
+    # 08:30 Pacific is after Wednesday's window: the refusal says it in both zones.
+    [error] = refused.context["adminform"].form.errors["scheduled_start"]
+    assert "Wed 02 Dec 2026 08:30 PST (2026-12-02 16:30 UTC) is outside" in error
+
+
+def test_a_person_may_choose_their_own_zone(desk, engineer, api_component):
+    desk.post("/admin/preferences/", {"time_zone": "Europe/Paris"})
+    page = desk.get(f"{ADMIN}add/").content.decode()
+    assert f"Scheduled start ({zone_label(ZoneInfo('Europe/Paris'))})" in page
+    assert "Times in Europe/Paris" in page
+    response = desk.post(
+        f"{ADMIN}add/", add_form(engineer, api_component, scheduled_start_1="09:30:00")
+    )
+    assert response.status_code == 302
+    assert Release.objects.get().scheduled_start == utc(2026, 12, 2, 8, 30)
 
 
 def test_scheduling_from_the_desk_goes_through_the_service(desk, engineer, api_component):
@@ -140,7 +166,7 @@ def test_editing_an_item_inline_is_on_the_timeline(desk, make_release):
         "kind": "regular",
         "impact": "none",
         "scheduled_start_0": "2026-12-02",
-        "scheduled_start_1": "08:00:00",
+        "scheduled_start_1": "00:00:00",
         "expected_duration_minutes": "60",
         "owner": release.owner_id,
         "notes": "",
