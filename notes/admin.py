@@ -1,9 +1,15 @@
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils import timezone
 
 from accounts.desk import DeskTimeMixin
 from notes import services
 from notes.models import AdvanceNotice, NoticeRevision
+from releases.models import DEFAULT_ZONE, Release
+from releases.windows import get_zone
 
 
 class RevisionInline(admin.TabularInline):
@@ -17,15 +23,52 @@ class RevisionInline(admin.TabularInline):
         return False
 
 
+# The notice's own zone: its dates are shown and typed as customers will read them.
+IN_NOTICE_ZONE = ("tentative_start", "action_deadline")
+
+
 class NoticeForm(forms.ModelForm):
-    """Asks notes.services which values it would refuse, before anything is saved."""
+    """Asks notes.services which values it would refuse, before anything is saved.
+
+    The tentative date and the deadline are shown and typed in the notice's zone (its
+    ``tentative_zone``), not the desk's: "00:10" next to "America/Los_Angeles" means 00:10 there.
+    """
 
     class Meta:
         model = AdvanceNotice
         fields = ["release", *sorted(services.EDITABLE)]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        zone = get_zone(self.instance.tentative_zone or DEFAULT_ZONE)
+        for name in IN_NOTICE_ZONE:
+            field = self.fields.get(name)
+            if field is None:
+                continue
+            field.label = f"{AdvanceNotice._meta.get_field(name).verbose_name.capitalize()}"
+            field.help_text = "In the notice's time zone (the field above)."
+            value = getattr(self.instance, name)
+            if value is not None:
+                self.initial[name] = value.astimezone(zone).replace(tzinfo=None)
+        if "release" in self.fields:
+            self.fields["release"].queryset = self.fields["release"].queryset.filter(
+                impact=Release.Impact.PERCEPTIBLE
+            )
+
     def clean(self):
         cleaned = super().clean()
+        zone_name = cleaned.get("tentative_zone") or self.instance.tentative_zone or DEFAULT_ZONE
+        try:
+            zone = get_zone(zone_name)
+        except ValueError:
+            zone = None  # the zone field's own error says it
+        desk = timezone.get_current_timezone()
+        for name in IN_NOTICE_ZONE:
+            value = cleaned.get(name)
+            if value is not None and zone is not None:
+                # Django read the wall-clock time in the desk's zone; it meant the notice's.
+                wall = value.astimezone(desk).replace(tzinfo=None)
+                cleaned[name] = wall.replace(tzinfo=zone).astimezone(dt.UTC)
         if self.errors:
             return cleaned
         editing = self.instance.pk is not None
@@ -63,9 +106,25 @@ class AdvanceNoticeAdmin(DeskTimeMixin, admin.ModelAdmin):
     inlines = [RevisionInline]
     actions = ["publish", "withdraw", "mark_done"]
     form = NoticeForm
+    # In the order a writer fills it: what, why it matters, what to do, when.
+    fieldsets = [
+        (None, {"fields": ["release", "headline", "description"]}),
+        ("The change", {"fields": ["nature", "impact_level", "benefits"]}),
+        ("What customers must do", {"fields": ["action_required", "action_deadline"]}),
+        ("When", {"fields": ["tentative_zone", "tentative_start", "certainty"]}),
+        ("State", {"fields": ["status", "revision", "published_at"]}),
+    ]
+
+    def view_on_site(self, obj):
+        if obj.status == AdvanceNotice.Status.DRAFT:
+            return None
+        return reverse("notice-detail", args=[obj.pk])
 
     def save_model(self, request, obj, form, change):
-        values = {k: form.cleaned_data[k] for k in form.changed_data if k in services.EDITABLE}
+        changed = set(form.changed_data)
+        if "tentative_zone" in changed:
+            changed |= set(IN_NOTICE_ZONE)  # the same wall-clock time is another instant now
+        values = {k: form.cleaned_data[k] for k in changed if k in services.EDITABLE}
         # The form asked notes.services already; a refusal here is a race, and fails loudly.
         if change:
             saved = services.notice_update(notice=obj, by=request.user, **values)
@@ -76,7 +135,10 @@ class AdvanceNoticeAdmin(DeskTimeMixin, admin.ModelAdmin):
         obj.pk = saved.pk
 
     def save_related(self, request, form, formsets, change):
-        pass  # components follow the release; revisions are written by the services
+        # Components follow the release; revisions are written by the services. What the
+        # admin's history would have listed, had the formsets saved anything: nothing.
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def _step(self, request, queryset, step, done):
         for notice in queryset:

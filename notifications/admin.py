@@ -225,6 +225,7 @@ admin.site.unregister(AdvanceNotice)
 @admin.register(AdvanceNotice)
 class NoticeWithAcknowledgementsAdmin(AdvanceNoticeAdmin):
     readonly_fields = [*AdvanceNoticeAdmin.readonly_fields, "key_accounts"]
+    fieldsets = [*AdvanceNoticeAdmin.fieldsets, ("Key accounts", {"fields": ["key_accounts"]})]
 
     @admin.display(description="Key accounts")
     def key_accounts(self, obj):

@@ -168,7 +168,8 @@ def test_the_admin_shows_the_services_refusals_as_form_errors_and_saves_nothing(
         },
     )
     assert response.status_code == 200
-    assert "perceptible" in response.context["adminform"].form.errors["release"][0]
+    # Only perceptible-impact releases are offered: a regular one is not a valid choice.
+    assert "valid choice" in response.context["adminform"].form.errors["release"][0]
     assert not AdvanceNotice.objects.exists()
     notice = services.notice_create(release=perceptible, by=engineer, at=NOW, **COMPLETE)
     services.notice_publish(notice=notice, by=engineer, at=NOW)
@@ -190,3 +191,32 @@ def test_the_admin_shows_the_services_refusals_as_form_errors_and_saves_nothing(
     assert "benefits" in str(edited.context["adminform"].form.errors)
     notice.refresh_from_db()
     assert (notice.benefits, notice.revision) == (COMPLETE["benefits"], 1)
+
+
+def test_the_desk_adds_and_edits_a_notice_in_the_notices_own_zone(desk, perceptible):
+    form = {
+        "release": perceptible.pk,
+        **{k: v for k, v in COMPLETE.items() if "start" not in k and "deadline" not in k},
+        "tentative_zone": "America/Los_Angeles",
+        "tentative_start_0": "2027-01-06",
+        "tentative_start_1": "00:10:00",  # Pacific, as the notice says
+        "action_deadline_0": "",
+        "action_deadline_1": "",
+        "certainty": "likely",
+        "revisions-TOTAL_FORMS": "0",
+        "revisions-INITIAL_FORMS": "0",
+    }
+    added = desk.post("/admin/notes/advancenotice/add/", form)
+    assert added.status_code == 302, added.context and added.context["adminform"].form.errors
+    notice = AdvanceNotice.objects.get()
+    assert notice.tentative_start == utc(2027, 1, 6, 8, 10)
+    page = desk.get(f"/admin/notes/advancenotice/{notice.pk}/change/").content.decode()
+    assert 'value="00:10:00"' in page  # shown as typed, in the notice's zone
+    # The same wall-clock time in another zone is another instant.
+    changed = desk.post(
+        f"/admin/notes/advancenotice/{notice.pk}/change/",
+        {**form, "tentative_zone": "Europe/Paris"},
+    )
+    assert changed.status_code == 302
+    notice.refresh_from_db()
+    assert notice.tentative_start == utc(2027, 1, 5, 23, 10)
