@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.desk import DeskTimeMixin
-from releases import guards, selectors, services
+from releases import guards, selectors, services, timeline
 from releases.models import (
     Component,
     Release,
@@ -114,15 +114,32 @@ class ItemInline(admin.TabularInline):
 
 
 class EventInline(admin.TabularInline):
-    """The timeline: read-only, as the application never changes it."""
+    """The timeline, in sentences: read-only, as the application never changes it."""
 
     model = ReleaseEvent
     extra = 0
     can_delete = False
-    fields = ["at", "actor", "action", "from_state", "to_state", "details"]
+    fields = ["when", "what", "state"]
     readonly_fields = fields
     ordering = ["at", "id"]
     verbose_name_plural = "timeline"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description="When")
+    def when(self, event):
+        return instant(event.at)
+
+    @admin.display(description="What happened")
+    def what(self, event):
+        return timeline.describe(event)
+
+    @admin.display(description="State")
+    def state(self, event):
+        if event.from_state and event.from_state != event.to_state:
+            return f"{event.from_state.replace('_', ' ')} → {event.to_state.replace('_', ' ')}"
+        return event.to_state.replace("_", " ")
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from lib import text
+from releases import timeline
 from releases.models import (
     RECURRENCE_FIELDS,
     Component,
@@ -439,10 +440,14 @@ class TransitionSerializer(serializers.Serializer):
 
 class ReleaseEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", default=None)
+    summary = serializers.SerializerMethodField(help_text="The event in one sentence.")
 
     class Meta:
         model = ReleaseEvent
-        fields = ["id", "at", "actor", "action", "from_state", "to_state", "details"]
+        fields = ["id", "at", "actor", "action", "summary", "from_state", "to_state", "details"]
+
+    def get_summary(self, event) -> str:
+        return timeline.describe(event)
 
 
 class ReasonSerializer(serializers.Serializer):
