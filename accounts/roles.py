@@ -86,6 +86,16 @@ def grant(apps, schema_editor=None) -> None:
             )
 
 
+def release_engineers():
+    """The active users who may own and drive releases."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    return get_user_model().objects.filter(
+        Q(is_superuser=True) | Q(groups__name=RELEASE_ENGINEERS), is_active=True
+    ).distinct()
+
+
 def _groups(user) -> frozenset[str]:
     # Cached on the user object: one query per request, however many checks it makes.
     cached = getattr(user, "_nightshift_groups", None)

@@ -8,14 +8,20 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from accounts.desk import DeskTimeMixin
+from accounts.middleware import desk_zone
 from approvals import services
 from approvals.models import ApprovalDecision, ApprovalRequest
+from lib.instants import zone_label
+from lib.zones import named
 from releases import selectors
+from releases.admin import register_panel
+from releases.models import Release
 from releases.templatetags.instants import instant
 from releases.windows import lasting
 
@@ -63,6 +69,12 @@ def distance_to_windows(request: ApprovalRequest, calendar=None) -> str:
 
 class InboxChangeList(ChangeList):
     """Works out each row's distance to the windows with one calendar for the whole page."""
+
+    def get_ordering(self, request, queryset):
+        if self.params.get("o"):  # the reader sorted by a column
+            return super().get_ordering(request, queryset)
+        # Not the model's newest-first: pending first, most urgent, oldest.
+        return ["_pending", "_urgency", "created_at", "pk"]
 
     def get_results(self, request):
         super().get_results(request)
@@ -133,8 +145,10 @@ class ApprovalRequestAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     def get_urls(self):
         decide = self.admin_site.admin_view(self.decide_view)
+        ask = self.admin_site.admin_view(ask_view)
         return [
             path("<int:pk>/decide/", decide, name="approvals_approvalrequest_decide"),
+            path("ask/<int:release_id>/", ask, name="approvals_approvalrequest_ask"),
             *super().get_urls(),
         ]
 
@@ -163,3 +177,86 @@ class ApprovalRequestAdmin(DeskTimeMixin, admin.ModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:approvals_approvalrequest_change", args=[approval.pk])
         )
+
+
+# --- On a release's page: its authorization, and asking for one -----------------------------------
+
+
+class AskForm(forms.Form):
+    urgency = forms.ChoiceField(choices=ApprovalRequest.Urgency.choices, initial="high")
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why this cannot wait for a regular window (senior management reads it).",
+    )
+    slot_start = forms.SplitDateTimeField(widget=admin.widgets.AdminSplitDateTime)
+    slot_end = forms.SplitDateTimeField(widget=admin.widgets.AdminSplitDateTime)
+    waives_notice = forms.BooleanField(
+        required=False,
+        help_text="Approving also waives the advance notice's lead time (perceptible releases).",
+    )
+
+    def __init__(self, *args, zone_text: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("slot_start", "slot_end"):
+            self.fields[name].label = f"{name.replace('_', ' ').capitalize()} ({zone_text})"
+
+
+def approval_panel(request, release) -> str:
+    """The release's authorization on its page: where it stands, and how to ask."""
+    if release.kind != release.Kind.EXCEPTIONAL:
+        return ""
+    latest = release.approval_requests.order_by("-created_at", "-id").first()
+    can_ask = release.state in ("planned", "announced") and (
+        latest is None or latest.status not in services.LIVE
+    )
+    ask_url = reverse("admin:approvals_approvalrequest_ask", args=[release.pk])
+    if latest is None:
+        status = "No authorization yet: an exceptional release starts only in an approved slot."
+    else:
+        link = reverse("admin:approvals_approvalrequest_change", args=[latest.pk])
+        status = format_html(
+            '<a href="{}">Request #{}</a>: <strong>{}</strong> — slot {} – {} ({})',
+            link,
+            latest.pk,
+            latest.get_status_display(),
+            instant(latest.slot_start),
+            instant(latest.slot_end),
+            latest.get_urgency_display().lower(),
+        )
+    ask = (
+        format_html('<a class="button" href="{}">Request approval…</a>', ask_url) if can_ask else ""
+    )
+    return format_html(
+        '<div class="panel approval"><h2>Authorization</h2><p>{}</p>{}</div>', status, ask
+    )
+
+
+register_panel(approval_panel)
+
+
+def ask_view(request, release_id):
+    """An engineer asks senior management to authorize an exceptional release."""
+    release = Release.objects.select_related("component").filter(pk=release_id).first()
+    if release is None:
+        raise Http404("No such release.")
+    zone_text = zone_label(named(desk_zone(request.user)))
+    form = AskForm(request.POST or None, zone_text=zone_text)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.request_create(release=release, by=request.user, **form.cleaned_data)
+        except services.ApprovalRefused as exc:
+            messages.error(request, f"{exc.detail} [{exc.code}]")
+        except services.ApprovalInvalid as exc:
+            for field, message in exc.errors.items():
+                form.add_error(field if field in form.fields else None, message)
+        else:
+            messages.success(request, f"Asked senior management: {created}.")
+            return HttpResponseRedirect(reverse("admin:releases_release_change", args=[release.pk]))
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Request approval for {release}",
+        "release": release,
+        "form": form,
+        "opts": ApprovalRequest._meta,
+    }
+    return TemplateResponse(request, "admin/approvals/approvalrequest/ask.html", context)

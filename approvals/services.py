@@ -27,7 +27,7 @@ from approvals.models import ApprovalDecision, ApprovalRequest
 from releases import guards
 from releases.models import Release, ReleaseEvent
 from releases.services import record_event, release_publicity
-from releases.windows import lasting, when
+from releases.windows import iso_utc, lasting, when
 
 Status = ApprovalRequest.Status
 LIVE = (Status.PENDING, Status.APPROVED)
@@ -61,8 +61,9 @@ def fingerprint(release: Release, slot_start: dt.datetime, slot_end: dt.datetime
     content = {
         "component": release.component.slug,
         "version": release.version,
-        "slot": [slot_start.isoformat(), slot_end.isoformat()],
-        "schedule": [release.scheduled_start.isoformat(), release.expected_duration_minutes],
+        # In UTC: the same instant typed in another zone is the same approval.
+        "slot": [iso_utc(slot_start), iso_utc(slot_end)],
+        "schedule": [iso_utc(release.scheduled_start), release.expected_duration_minutes],
         "impact": release.impact,
         "items": items,
         "owner": release.owner_id,

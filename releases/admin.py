@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts import roles
 from accounts.desk import DeskTimeMixin
 from releases import guards, selectors, services, timeline
 from releases.models import (
@@ -84,6 +85,12 @@ class ReleaseForm(forms.ModelForm):
             "notes",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "owner" in self.fields:
+            # Only whoever may own a release is offered (the service refuses anyone else).
+            self.fields["owner"].queryset = roles.release_engineers().order_by("username")
+
     def clean(self):
         cleaned = super().clean()
         changed = set(self.changed_data)
@@ -148,21 +155,51 @@ class EventInline(admin.TabularInline):
         return False
 
 
+# One click: these move a release forward and can be followed by the next step.
 ACTIONS = {
     "announce": services.release_announce,
     "start": services.release_start,
     "complete": services.release_complete,
     "verify": services.release_verify,
-    "cancel": services.release_cancel,
 }
 
 
-class RollbackForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
-        max_length=2000,
-        help_text="What post-release testing found.",
-    )
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=2000)
+
+    def __init__(self, *args, required: bool, help_text: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = required
+        self.fields["reason"].help_text = help_text
+
+
+# Irreversible: each asks on a page that says what will happen.
+CONFIRMED = {
+    "rollback": {
+        "service": services.release_rollback,
+        "title": "Roll back {release}",
+        "button": "Roll back {release}",
+        "reason_required": True,
+        "help": "What post-release testing found (on the timeline; customers are told only "
+        "that it was rolled back).",
+    },
+    "cancel": {
+        "service": services.release_cancel,
+        "title": "Cancel {release}",
+        "button": "Cancel {release}",
+        "reason_required": False,
+        "help": "Why (optional; on the timeline).",
+    },
+}
+
+# What other apps show on a release's page (approvals: its authorization). Each panel is
+# ``panel(request, release) -> HTML or ""``; see releases.hooks for who registers.
+RELEASE_PANELS: list = []
+
+
+def register_panel(panel) -> None:
+    if panel not in RELEASE_PANELS:
+        RELEASE_PANELS.append(panel)
 
 
 @admin.register(Release)
@@ -248,17 +285,17 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            labels = {
-                "announce": "Announce",
-                "start": "Start",
-                "complete": "Complete",
-                "verify": "Verify",
-                "cancel": "Cancel",
-            }
+            labels = {"announce": "Announce", "start": "Start", "complete": "Complete",
+                      "verify": "Verify"}  # fmt: skip
             context["lifecycle_actions"] = [
                 (name, labels[name]) for name in ACTIONS if obj.state in guards.TRANSITIONS[name][0]
             ]
-            context["can_roll_back"] = obj.state in guards.TRANSITIONS["rollback"][0]
+            context["confirmed_actions"] = [
+                (name, f"{name.replace('rollback', 'roll back').capitalize()}…")
+                for name in CONFIRMED
+                if obj.state in guards.TRANSITIONS[name][0]
+            ]
+            context["panels"] = [html for panel in RELEASE_PANELS if (html := panel(request, obj))]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_changeform_initial_data(self, request):
@@ -316,9 +353,9 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
                 name="releases_release_calendar",
             ),
             path(
-                "<int:pk>/rollback/",
-                self.admin_site.admin_view(self.rollback_view),
-                name="releases_release_rollback",
+                "<int:pk>/confirm/<str:action>/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="releases_release_confirm",
             ),
             path(
                 "<int:pk>/lifecycle/<str:action>/",
@@ -358,26 +395,34 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
             request, release, lambda: ACTIONS[action](release=release, by=request.user)
         )
 
-    def rollback_view(self, request, pk):
+    def confirm_view(self, request, pk, action):
+        """Cancel and roll back: a page that says what will happen, then the service."""
+        if action not in CONFIRMED:
+            raise Http404("No such action.")
         release = self._release_or_404(request, pk)
-        form = RollbackForm(request.POST or None)
+        spec = CONFIRMED[action]
+        form = ReasonForm(
+            request.POST or None, required=spec["reason_required"], help_text=spec["help"]
+        )
         if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"]
             return self._report(
                 request,
                 release,
-                lambda: services.release_rollback(
-                    release=release, by=request.user, reason=form.cleaned_data["reason"]
-                ),
+                lambda: spec["service"](release=release, by=request.user, reason=reason),
             )
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Roll back {release}",
+            "title": spec["title"].format(release=release),
+            "button": spec["button"].format(release=release),
+            "action": action,
             "release": release,
             "form": form,
-            "restores": services.previous_live_release(release),
+            "restores": services.previous_live_release(release) if action == "rollback" else None,
+            "notice": getattr(release, "advance_notice", None),
             "opts": self.model._meta,
         }
-        return TemplateResponse(request, "admin/releases/release/rollback.html", context)
+        return TemplateResponse(request, "admin/releases/release/confirm.html", context)
 
     def calendar_view(self, request):
         now = timezone.now()

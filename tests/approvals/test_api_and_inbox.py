@@ -14,6 +14,7 @@ from approvals import services
 from approvals.models import ApprovalDecision, ApprovalRequest
 from releases import services as releases
 from tests.conftest import NOW, ask, postgres_only, threaded_db, utc
+from tests.conftest import SLOT as SLOT_RANGE
 
 pytestmark = pytest.mark.django_db
 SLOT = {"slot_start": "2026-12-01T06:00:00-08:00", "slot_end": "2026-12-01T08:00:00-08:00"}
@@ -269,3 +270,47 @@ def test_the_inbox_shows_what_a_manager_needs_and_decides_from_there(
     assert ApprovalRequest.objects.get().status == "approved"
     decided = client.get(f"/admin/approvals/approvalrequest/{request.pk}/change/").content.decode()
     assert "morgan" in decided and 'name="approve"' not in decided
+
+
+def test_an_engineer_asks_for_approval_from_the_release_page_and_sees_where_it_stands(
+    client, engineer, manager, make_release
+):
+    urgent = make_release(version="3.9.1", kind="exceptional", scheduled_start=SLOT_RANGE[0])
+    client.force_login(engineer)
+    page = client.get(f"/admin/releases/release/{urgent.pk}/change/").content.decode()
+    assert "No authorization yet" in page and "Request approval…" in page
+    ask_url = f"/admin/approvals/approvalrequest/ask/{urgent.pk}/"
+    form = client.get(ask_url).content.decode()
+    assert "Slot start (America/Los_Angeles" in form
+    # 06:00–08:00 Pacific on Tuesday 1 December: the desk's zone, not UTC.
+    answer = client.post(
+        ask_url,
+        {
+            "urgency": "critical",
+            "justification": "Data loss bug",
+            "slot_start_0": "2026-12-01",
+            "slot_start_1": "06:00:00",
+            "slot_end_0": "2026-12-01",
+            "slot_end_1": "08:00:00",
+        },
+        follow=True,
+    )
+    request = ApprovalRequest.objects.get()
+    assert (request.slot_start, request.slot_end, request.urgency) == (*SLOT_RANGE, "critical")
+    assert answer.redirect_chain[-1][0] == f"/admin/releases/release/{urgent.pk}/change/"
+    assert "Pending" in answer.content.decode()
+    services.request_decide(request=request, by=manager, verdict="approve", at=NOW)
+    page = client.get(f"/admin/releases/release/{urgent.pk}/change/").content.decode()
+    assert "<strong>Approved</strong>" in page and "Request approval…" not in page
+
+
+def test_the_inbox_puts_pending_first_then_the_most_urgent_then_the_oldest(
+    client, manager, engineer, make_release
+):
+    high = make_release(version="5.0.0", kind="exceptional", scheduled_start=SLOT_RANGE[0])
+    critical = make_release(version="5.0.1", kind="exceptional", scheduled_start=SLOT_RANGE[0])
+    older = ask(critical, engineer, urgency="critical", at=NOW)
+    newer = ask(high, engineer, urgency="high", at=NOW + dt.timedelta(minutes=5))
+    client.force_login(manager)
+    page = client.get("/admin/approvals/approvalrequest/").content.decode()
+    assert page.index(f"Approval #{older.pk} ") < page.index(f"Approval #{newer.pk} ")

@@ -146,12 +146,14 @@ def test_rollback_from_the_desk_asks_for_a_reason_and_names_what_it_restores(
     monday_evening.move_to(utc(2026, 12, 3, 8, 10))
     services.release_announce(release=second, by=engineer)
     services.release_start(release=second, by=engineer)
-    page = desk.get(f"{ADMIN}{second.pk}/rollback/").content.decode()
+    page = desk.get(f"{ADMIN}{second.pk}/confirm/rollback/").content.decode()
     assert "makes <strong>1.0.0</strong>" in page
-    empty = desk.post(f"{ADMIN}{second.pk}/rollback/", {"reason": ""})
+    empty = desk.post(f"{ADMIN}{second.pk}/confirm/rollback/", {"reason": ""})
     assert "This field is required." in empty.content.decode()
     monday_evening.move_to(utc(2026, 12, 6, 4))  # Saturday night, no window
-    done = desk.post(f"{ADMIN}{second.pk}/rollback/", {"reason": "checkout fails"}, follow=True)
+    done = desk.post(
+        f"{ADMIN}{second.pk}/confirm/rollback/", {"reason": "checkout fails"}, follow=True
+    )
     assert "rolled back" in messages_of(done)[-1]
     second.refresh_from_db()
     assert second.rollback.restored == first
@@ -227,3 +229,25 @@ def test_customers_and_managers_cannot_drive_releases(client, customer, manager,
     assert Release.objects.get().state == "planned"
     assert release.scheduled_start == WED_WINDOW
     assert dt.timedelta(minutes=release.expected_duration_minutes) == release.expected_duration
+
+
+def test_cancel_asks_on_a_page_that_says_what_will_happen(desk, make_release):
+    release = make_release()
+    page = desk.get(f"{ADMIN}{release.pk}/change/").content.decode()
+    assert f"{ADMIN}{release.pk}/confirm/cancel/" in page
+    assert f"{ADMIN}{release.pk}/lifecycle/cancel/" not in page  # no one-click cancel
+    assert desk.post(f"{ADMIN}{release.pk}/lifecycle/cancel/").status_code == 404
+    confirm = desk.get(f"{ADMIN}{release.pk}/confirm/cancel/").content.decode()
+    assert "cannot be undone" in confirm and "Keep it" in confirm
+    release.refresh_from_db()
+    assert release.state == "planned"  # looking at the page changes nothing
+    desk.post(f"{ADMIN}{release.pk}/confirm/cancel/", {"reason": "Superseded by 1.2.0"})
+    release.refresh_from_db()
+    assert release.state == "cancelled"
+    assert release.events.get(action="cancel").details == {"reason": "Superseded by 1.2.0"}
+
+
+def test_the_owner_list_offers_release_engineers_only(desk, engineer, customer, manager):
+    form = desk.get(f"{ADMIN}add/").context["adminform"].form
+    owners = set(form.fields["owner"].queryset.values_list("username", flat=True))
+    assert owners == {engineer.username}
