@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from accounts.desk import DeskTimeMixin
+from accounts.desk import DeskTimeMixin, confirm_first
 from accounts.models import ApiKey
 from accounts.services import apikey_revoke
 
@@ -44,11 +44,22 @@ class ApiKeyAdmin(DeskTimeMixin, admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description="Revoke the selected keys…")
     def revoke(self, request, queryset):
-        now = timezone.now()
-        count = 0
-        for key in queryset.filter(revoked_at__isnull=True):
-            apikey_revoke(key=key, at=now)
-            count += 1
-        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+        def run(chosen):
+            now = timezone.now()
+            count = 0
+            for key in chosen.filter(revoked_at__isnull=True):
+                apikey_revoke(key=key, at=now)
+                count += 1
+            self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+
+        return confirm_first(
+            self,
+            request,
+            queryset,
+            title="Revoke these keys",
+            consequence="Revoking cannot be undone: every pipeline using one of these keys is "
+            "refused from its next request. Issue a new key to replace it.",
+            run=run,
+        )

@@ -44,3 +44,28 @@ class DeskTimeMixin:
             else:
                 shown.append(name)
         return shown
+
+
+def confirm_first(modeladmin, request, queryset, *, title: str, consequence: str, run):
+    """An admin action that cannot be undone asks first, on a page saying what will happen.
+
+    Returns the confirmation page, or None once confirmed (after ``run(queryset)``), as admin
+    actions do.
+    """
+    from django.contrib.admin import helpers
+    from django.template.response import TemplateResponse
+
+    if request.POST.get("confirmed") == "yes":
+        run(queryset)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "consequence": consequence,
+        "objects": list(queryset),
+        "action": request.POST.get("action"),
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "opts": modeladmin.model._meta,
+    }
+    return TemplateResponse(request, "admin/confirm_action.html", context)

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.desk import DeskTimeMixin
+from accounts.desk import DeskTimeMixin, confirm_first
 from notes import services
 from notes.models import AdvanceNotice, NoticeRevision
 from releases.models import DEFAULT_ZONE, Release
@@ -154,9 +154,18 @@ class AdvanceNoticeAdmin(DeskTimeMixin, admin.ModelAdmin):
     def publish(self, request, queryset):
         self._step(request, queryset, services.notice_publish, "published")
 
-    @admin.action(description="Withdraw the selected notices")
+    @admin.action(description="Withdraw the selected notices…")
     def withdraw(self, request, queryset):
-        self._step(request, queryset, services.notice_withdraw, "withdrawn")
+        return confirm_first(
+            self,
+            request,
+            queryset,
+            title="Withdraw these notices",
+            consequence="Withdrawing cannot be undone: each notice says publicly that its release "
+            "will not happen as announced, and key accounts and subscribers are told at once "
+            "that they need not act.",
+            run=lambda chosen: self._step(request, chosen, services.notice_withdraw, "withdrawn"),
+        )
 
     @admin.action(description="Mark the selected notices done")
     def mark_done(self, request, queryset):

@@ -112,3 +112,17 @@ def test_admin_shows_a_new_key_once_and_keeps_it_nowhere(client, django_user_mod
     assert all(plaintext not in cookie.value for cookie in response.cookies.values())
     later = client.get(f"/admin/accounts/apikey/{key.pk}/change/").content.decode()
     assert plaintext not in later and key.prefix in later
+
+
+def test_revoking_in_the_admin_asks_first(client, django_user_model, engineer):
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin_user)
+    key, _ = apikey_create(user=engineer, name="deploy")
+    chosen = {"action": "revoke", "_selected_action": [key.pk]}
+    asked = client.post("/admin/accounts/apikey/", chosen)
+    assert "cannot be undone" in asked.content.decode()
+    key.refresh_from_db()
+    assert key.revoked_at is None  # nothing happened yet
+    client.post("/admin/accounts/apikey/", {**chosen, "confirmed": "yes"})
+    key.refresh_from_db()
+    assert key.revoked_at is not None

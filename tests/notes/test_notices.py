@@ -220,3 +220,14 @@ def test_the_desk_adds_and_edits_a_notice_in_the_notices_own_zone(desk, percepti
     assert changed.status_code == 302
     notice.refresh_from_db()
     assert notice.tentative_start == utc(2027, 1, 5, 23, 10)
+
+
+def test_withdrawing_from_the_desk_asks_first(desk, perceptible, engineer):
+    notice = services.notice_create(release=perceptible, by=engineer, at=NOW, **COMPLETE)
+    services.notice_publish(notice=notice, by=engineer, at=NOW)
+    chosen = {"action": "withdraw", "_selected_action": [notice.pk]}
+    asked = desk.post("/admin/notes/advancenotice/", chosen).content.decode()
+    assert "cannot be undone" in asked and "need not act" in asked
+    assert AdvanceNotice.objects.get().status == "published"
+    desk.post("/admin/notes/advancenotice/", {**chosen, "confirmed": "yes"})
+    assert AdvanceNotice.objects.get().status == "withdrawn"
