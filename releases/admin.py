@@ -117,6 +117,9 @@ SCHEDULE_KEYS = services.SCHEDULE_FIELDS | {"owner", "component"}
 class ItemInline(admin.TabularInline):
     model = ReleaseItem
     extra = 0
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 1 if obj is None else 0  # a new release starts with a blank item to fill in
     fields = ["title", "type", "breaking", "public", "planned", "shipped", "description"]
 
 

@@ -167,12 +167,10 @@ def _migration_data(request):
     import importlib
 
     from django.apps import apps
-    from django.contrib.auth.models import Group
 
     from releases.models import RulesRevision, WindowPolicy
 
-    for name in (roles.RELEASE_ENGINEERS, roles.SENIOR_MANAGEMENT):
-        Group.objects.get_or_create(name=name)
+    roles.grant(apps)  # the groups and their permissions, from the one table
     RulesRevision.objects.get_or_create(pk=1)
     if not WindowPolicy.objects.exists():
         importlib.import_module("releases.migrations.0002_default_policy_and_permissions").forwards(
