@@ -246,6 +246,12 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
     def scheduled(self, obj):
         return instant(obj.scheduled_start)
 
+    def view_on_site(self, obj):
+        """Its public page, once customers may see it (never before)."""
+        if not Release.objects.public(at=timezone.now()).filter(pk=obj.pk).exists():
+            return None
+        return reverse("release-detail", args=[obj.component.slug, obj.version])
+
     @admin.display(description="Needs")
     def attention(self, obj):
         if obj.stranded_at and obj.state in (Release.State.PLANNED, Release.State.ANNOUNCED):

@@ -113,6 +113,9 @@ def test_an_exceptional_fix_from_schedule_to_rollback_in_the_teams_zone(
         assert "morgan approved the slot Tue 01 Dec 2026 06:00–08:00 PST" in timeline
         assert "rolled it back: Post-release test failed: checkout errors." in timeline
         shot(erin, "release-page-rolled-back")
+        erin.goto(f"{erin.base}/admin/releases/release/")
+        assert "items-api" in erin.locator("#result_list").inner_text()
+        shot(erin, "desk")
 
 
 @BROWSER_DB

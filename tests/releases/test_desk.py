@@ -251,3 +251,14 @@ def test_the_owner_list_offers_release_engineers_only(desk, engineer, customer, 
     form = desk.get(f"{ADMIN}add/").context["adminform"].form
     owners = set(form.fields["owner"].queryset.values_list("username", flat=True))
     assert owners == {engineer.username}
+
+
+def test_view_on_site_appears_once_customers_may_see_the_release(desk, make_release, engineer):
+    release = make_release()
+    page = desk.get(f"{ADMIN}{release.pk}/change/").content.decode()
+    assert "View on site" not in page  # planned: not public
+    release = services.release_announce(release=release, by=engineer, at=utc(2026, 11, 20))
+    release = services.release_start(release=release, by=engineer, at=utc(2026, 12, 2, 8, 5))
+    Release.objects.filter(pk=release.pk).update(public_from=utc(2020, 1, 1))
+    page = desk.get(f"{ADMIN}{release.pk}/change/").content.decode()
+    assert f"/releases/items-api/{release.version}/" in page
