@@ -1,6 +1,6 @@
 """Authorizing exceptional releases: request, decide, withdraw, invalidate, expire.
 
-Rules (DESIGN rule 4 and the approvals issue):
+Rules (docs/architecture.md, "Exceptional releases"):
 - only senior management decides; never the requester nor the release's owner;
 - a quorum of distinct approvals (APPROVAL_QUORUM, fewer or equal for critical) approves, and
   any rejection rejects;

@@ -1,7 +1,7 @@
 """Keeps the rules revision moving with every write to components, policies and freezes.
 
-CONVENTIONS keep side effects out of save(); this is the exception, and why: the revision is
-not domain state but the token that tells every process its cached window calendar is stale.
+Side effects stay out of save() (docs/architecture.md); this is the exception, and why: the
+revision is not domain state but the token that tells every process its calendar is stale.
 It must move with *every* write — admin, API, a shell, a script — or the gate would keep
 allowing releases into a freeze someone just declared. Model signals are the one hook that
 sees them all; the UPDATE joins the writer's transaction. QuerySet.update() sends no signal:
