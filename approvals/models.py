@@ -105,14 +105,13 @@ URGENCY_ORDER = [
 ]
 
 
-class ApprovalDecision(models.Model):
-    """One senior manager's verdict on one request."""
+class Decision(models.Model):
+    """One senior manager's verdict: on an approval request here, on a rule change in rules."""
 
     class Verdict(models.TextChoices):
         APPROVE = "approve", "Approve"
         REJECT = "reject", "Reject"
 
-    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="decisions")
     approver = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -121,7 +120,16 @@ class ApprovalDecision(models.Model):
     at = models.DateTimeField()
 
     class Meta:
+        abstract = True
         ordering = ["at", "id"]
+
+
+class ApprovalDecision(Decision):
+    """One senior manager's verdict on one request."""
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="decisions")
+
+    class Meta(Decision.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["request", "approver"], name="one_decision_per_approver"

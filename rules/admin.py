@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.desk import DeskTimeMixin
+from approvals.admin import DecideForm, DecisionInline
 from releases import selectors
 from releases.models import RECURRENCE_FIELDS, Freeze, WindowPolicy, scope_errors
 from releases.templatetags.instants import instant
@@ -190,24 +191,8 @@ class FreezeAdmin(RuleAdmin):
 # --- Senior management's side -------------------------------------------------------------------
 
 
-class RuleDecisionInline(admin.TabularInline):
+class RuleDecisionInline(DecisionInline):
     model = RuleDecision
-    extra = 0
-    can_delete = False
-    fields = ["approver", "verdict", "comment", "at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class DecideForm(forms.Form):
-    comment = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Required to reject."
-    )
 
 
 @admin.register(RuleChange)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from approvals.models import Decision
 from lib import text
 
 
@@ -79,23 +80,12 @@ class RuleChange(models.Model):
         )
 
 
-class RuleDecision(models.Model):
+class RuleDecision(Decision):
     """One senior manager's verdict on one rule change."""
 
-    class Verdict(models.TextChoices):
-        APPROVE = "approve", "Approve"
-        REJECT = "reject", "Reject"
-
     change = models.ForeignKey(RuleChange, on_delete=models.CASCADE, related_name="decisions")
-    approver = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    verdict = models.CharField(max_length=8, choices=Verdict.choices)
-    comment = models.TextField(blank=True, validators=[text.multi_line])
-    at = models.DateTimeField()
 
-    class Meta:
-        ordering = ["at", "id"]
+    class Meta(Decision.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["change", "approver"], name="one_rule_decision_per_approver"
