@@ -7,3 +7,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts import schema  # noqa: F401 - registers the OpenAPI security scheme
+        from accounts.models import ApiKey
+        from audit import services as audit
+
+        # Keys are governed (who could act as whom); when one was last used is not.
+        audit.register(ApiKey, ["user", "name", "prefix", "digest", "created_at", "revoked_at"])
