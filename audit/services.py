@@ -329,13 +329,17 @@ def _locked_head() -> Head:
     head = Head.objects.select_for_update().filter(pk=1).first()
     if head is not None:
         return head
-    # The migration makes the head; a test database flushed since has none, and no entries.
-    if Entry.objects.exists():
+    # The migration makes the head; a database flushed since (tests) has none, nor entries.
+    # Create it: a writer doing the same at once waits for our commit, then takes ours.
+    try:
+        with transaction.atomic():
+            Head.objects.create(pk=1, seq=0, hash=GENESIS)
+    except IntegrityError:
+        return Head.objects.select_for_update().get(pk=1)
+    if Entry.objects.exists():  # a fresh head on an old chain would fork it
         raise ChainUnusable(
             "The audit log's head is missing while entries exist; run `manage.py audit verify`."
         )
-    with contextlib.suppress(IntegrityError), transaction.atomic():
-        Head.objects.create(pk=1, seq=0, hash=GENESIS)
     return Head.objects.select_for_update().get(pk=1)
 
 

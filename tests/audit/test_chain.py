@@ -195,3 +195,11 @@ def test_the_baseline_records_rows_the_log_never_saw_and_nothing_else(engineer):
         f"accounts.apikey {tampered.pk}: differs from the log (entry #{entry.seq - 1}): "
         "changed outside the log"
     ]
+
+
+def test_nothing_is_appended_once_the_head_is_gone_while_entries_remain():
+    audit.record(action="test.first", subject=("t", 1), at=NOW)
+    Head.objects.all().delete()
+    with pytest.raises(audit.ChainUnusable):
+        audit.record(action="test.second", subject=("t", 2), at=NOW)
+    assert "does not match the last entry" in problems()[0]
