@@ -1,9 +1,28 @@
-"""Audit fixtures: verify's verdict in one call, and the latest entry."""
+"""Audit fixtures: a release with a full history, verify's verdict in one call, the last entry."""
 
 from __future__ import annotations
 
+import pytest
+
 from audit import services as audit
 from audit.models import Entry
+from tests.conftest import WED_WINDOW
+
+
+@pytest.fixture
+def shipped(make_release, engineer):
+    """A release scheduled, announced, started, completed and verified through the services."""
+    from releases import services
+
+    release = make_release()
+    for step in (
+        services.release_announce,
+        services.release_start,
+        services.release_complete,
+        services.release_verify,
+    ):
+        release = step(release=release, by=engineer, at=WED_WINDOW)
+    return release
 
 
 def problems(**kwargs) -> list[str]:
