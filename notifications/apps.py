@@ -8,7 +8,10 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         # Every release event that customers or owners must hear about queues its deliveries in
         # the transaction that wrote the event (the outbox), without releases knowing.
+        from audit import services as audit
         from notifications import services
         from releases import services as releases
 
         releases.register_event_hook(services.on_release_event)
+        # The audit log's daily anchor, or the break found instead, goes to senior management.
+        audit.register_notifier(services.audit_notice)
