@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models.signals import post_delete
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import Promise
 
 from audit.models import GENESIS, Anchor, Entry, Head
@@ -691,6 +692,31 @@ def _broken_message(anchor: Anchor, report: Report) -> dict:
 
 
 # --- Reading back --------------------------------------------------------------------------------
+
+# The instants Nightshift accepts anywhere (README, "What input is accepted"), for filters.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+def parse_instant(raw: str) -> dt.datetime:
+    """ISO 8601 with an offset, within 1970–2199; a naive instant is refused, never guessed."""
+    text = str(raw).strip()
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    try:
+        parsed = parse_datetime(text) if len(text) <= 64 else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(f"'{shown}' is not an ISO 8601 date-time, e.g. 2026-11-26T08:00:00Z.")
+    if parsed.tzinfo is None:
+        raise ValueError(f"'{shown}' has no UTC offset; add one, e.g. …T08:00:00-08:00 or …Z.")
+    try:
+        parsed = parsed.astimezone(dt.UTC)
+    except OverflowError:
+        parsed = None
+    if parsed is None or not EARLIEST <= parsed < LATEST:
+        raise ValueError(f"'{shown}' is outside the supported range (1970–2199).")
+    return parsed
 
 
 def entries(
