@@ -4,6 +4,7 @@ from __future__ import annotations
 
 RELEASE_ENGINEERS = "Release engineers"
 SENIOR_MANAGEMENT = "Senior management"
+AUDITORS = "Auditors"
 
 
 def _groups(user) -> frozenset[str]:
@@ -27,3 +28,10 @@ def is_senior_manager(user) -> bool:
     if not (user and user.is_authenticated and user.is_active):
         return False
     return user.is_superuser or SENIOR_MANAGEMENT in _groups(user)
+
+
+def may_read_audit_log(user) -> bool:
+    """Senior management and auditors read the audit log; nobody else (plugged into audit)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return is_senior_manager(user) or AUDITORS in _groups(user)

@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 
 from api.problems import not_found
 from approvals.urls import api_urlpatterns as approvals_api
+from audit.urls import api_urlpatterns as audit_api
 from notes.api_urls import api_urlpatterns as notes_api
 from releases.urls import api_urlpatterns as releases_api
 
@@ -26,7 +27,10 @@ def healthz(request):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include((releases_api + approvals_api + notes_api, "api"), namespace="api")),
+    path(
+        "api/v1/",
+        include((releases_api + approvals_api + notes_api + audit_api, "api"), namespace="api"),
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -171,7 +171,7 @@ def _migration_data(request):
 
     from releases.models import RulesRevision, WindowPolicy
 
-    for name in (roles.RELEASE_ENGINEERS, roles.SENIOR_MANAGEMENT):
+    for name in (roles.RELEASE_ENGINEERS, roles.SENIOR_MANAGEMENT, roles.AUDITORS):
         Group.objects.get_or_create(name=name)
     RulesRevision.objects.get_or_create(pk=1)
     if not WindowPolicy.objects.exists():

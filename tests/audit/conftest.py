@@ -1,12 +1,23 @@
-"""Audit fixtures: a release with a full history, verify's verdict in one call, the last entry."""
+"""Audit fixtures: an auditor, a release with a full history, and verify's verdict in one call."""
 
 from __future__ import annotations
 
 import pytest
 
+from accounts import roles
 from audit import services as audit
 from audit.models import Entry
-from tests.conftest import WED_WINDOW
+from tests.conftest import WED_WINDOW, _client_for, _user
+
+
+@pytest.fixture
+def auditor(django_user_model):
+    return _user(django_user_model, "ada", roles.AUDITORS)
+
+
+@pytest.fixture
+def auditor_api(auditor):
+    return _client_for(auditor)
 
 
 @pytest.fixture
