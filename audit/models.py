@@ -6,7 +6,21 @@ the subject as a type and an id, so the log never blocks a delete nor disappears
 
 from __future__ import annotations
 
+import json
+
 from django.db import models
+
+
+class CanonicalJSONEncoder(json.JSONEncoder):
+    """Sorted keys, no spaces, ASCII only: the one form of a JSON value an entry's hash covers.
+
+    Entries store before/after in this form too: SQLite keeps the text as written, so verify
+    hashes it without parsing it (PostgreSQL's jsonb rewrites it; verify parses that).
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.update(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        super().__init__(**kwargs)
 
 
 class AppendOnly(Exception):
@@ -36,8 +50,8 @@ class Entry(models.Model):
     action = models.CharField(max_length=80)
     subject_type = models.CharField(max_length=100)
     subject_id = models.CharField(max_length=64)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
+    before = models.JSONField(null=True, blank=True, encoder=CanonicalJSONEncoder)
+    after = models.JSONField(null=True, blank=True, encoder=CanonicalJSONEncoder)
     # NULL, not "": "no row" (deleted, or a subject with no governed fields) is a fact of its
     # own, and the API and exports show it as null.
     digest = models.CharField(  # noqa: DJ001

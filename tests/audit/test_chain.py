@@ -200,6 +200,47 @@ def test_the_baseline_records_rows_the_log_never_saw_and_nothing_else(engineer):
 def test_nothing_is_appended_once_the_head_is_gone_while_entries_remain():
     audit.record(action="test.first", subject=("t", 1), at=NOW)
     Head.objects.all().delete()
-    with pytest.raises(audit.ChainUnusable):
+    with pytest.raises(audit.ChainUnusable), transaction.atomic():  # the caller's, failed
         audit.record(action="test.second", subject=("t", 2), at=NOW)
     assert "does not match the last entry" in problems()[0]
+
+
+@pytest.mark.parametrize(
+    ("actor_id", "digest", "before", "after"),
+    [
+        (None, None, None, None),
+        (7, "ab" * 32, {"z": [1, {"b": None, "a": "é"}], "a": 'quote " and \\ and \n'}, {}),
+        (2**40, None, {"emoji": "🚀", "ctrl": "\x01"}, {"n": 0.5, "t": True}),
+    ],
+)
+def test_the_fast_form_of_an_entry_is_its_canonical_json(actor_id, digest, before, after):
+    content = {
+        "seq": 12,
+        "at": "2026-11-30T18:00:00.123456+00:00",
+        "actor_id": actor_id,
+        "actor": "zoë",
+        "action": "release.start",
+        "subject_type": "releases.releaseevent",
+        "subject_id": "41",
+        "before": before,
+        "after": after,
+        "digest": digest,
+        "prev_hash": "0" * 64,
+    }
+    fast = audit.entry_canonical(
+        **{k: v for k, v in content.items() if k not in ("before", "after")},
+        before=audit.canonical(before).decode(),
+        after=audit.canonical(after).decode(),
+    )
+    assert fast == audit.canonical(content)
+
+
+def test_an_entry_keeps_before_and_after_as_the_canonical_text_it_hashed(engineer):
+    audit.record(action="test.thing", subject=("t", 1), at=NOW, after={"b": [2, 1], "a": "é"})
+    table = connection.ops.quote_name(Entry._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT after FROM {table} WHERE seq = %s", [last().seq])  # noqa: S608
+        [stored] = cursor.fetchone()
+    if connection.vendor == "sqlite":  # PostgreSQL's jsonb keeps its own form
+        assert stored == '{"a":"\\u00e9","b":[2,1]}'
+    assert last().after == {"a": "é", "b": [2, 1]}
