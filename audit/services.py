@@ -95,10 +95,6 @@ def may_read(user) -> bool:
     return bool(user and user.is_authenticated) and any(reader(user) for reader in _readers)
 
 
-def registered() -> dict[type, list[str]]:
-    return dict(_registry)
-
-
 # --- Canonical forms ---------------------------------------------------------------------------
 
 
@@ -176,12 +172,6 @@ def entry_canonical(
     ).encode("ascii")
 
 
-def _columns(model) -> tuple[list[str], list[str]]:
-    """The governed fields' names (as the digest keys them) and attributes (ids for relations)."""
-    names = _registry[model]
-    return names, [model._meta.get_field(name).attname for name in names]
-
-
 def _iso_from_db(value) -> str:
     """An instant as the driver returns it (SQLite: naive, in UTC; PostgreSQL: aware) as
     iso_utc writes it."""
@@ -215,7 +205,7 @@ _row_canonical = CanonicalJSONEncoder(default=_scalar).encode
 
 
 def digest_of(names: list[str], values: Iterable) -> str:
-    """SHA-256 of a row's governed fields, as the driver returns them (see _rows)."""
+    """SHA-256 of a row's governed fields, as the driver returns them (see governed_rows)."""
     content = dict(zip(names, values, strict=True))
     return hashlib.sha256(_row_canonical(content).encode("ascii")).hexdigest()
 
@@ -223,7 +213,7 @@ def digest_of(names: list[str], values: Iterable) -> str:
 # Every governed write reads its row back and every write appends: these run on every release
 # transition, so they are plain SQL prepared once (the ORM compiles a query per call, which
 # cost the transitions a quarter of their throughput; see bench/audit.py).
-_sql_cache: dict[tuple, str] = {}
+_sql_cache: dict[tuple, Any] = {}
 
 
 def _select(model, where: str = "") -> str:
@@ -231,7 +221,7 @@ def _select(model, where: str = "") -> str:
     key = ("rows", model, where, connection.alias)
     if key not in _sql_cache:
         quote = connection.ops.quote_name
-        names, _ = _columns(model)
+        names = _registry[model]
         columns = [model._meta.pk.column] + [model._meta.get_field(n).column for n in names]
         _sql_cache[key] = (
             f"SELECT {', '.join(quote(c) for c in columns)} "  # noqa: S608 - the model's names
@@ -872,21 +862,21 @@ LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 def parse_instant(raw: str) -> dt.datetime:
     """ISO 8601 with an offset, within 1970–2199; a naive instant is refused, never guessed."""
     text = str(raw).strip()
-    shown = text if len(text) <= 40 else text[:40] + "…"
+    quoted = text if len(text) <= 40 else text[:40] + "…"
     try:
         parsed = parse_datetime(text) if len(text) <= 64 else None
     except ValueError:
         parsed = None
     if parsed is None:
-        raise ValueError(f"'{shown}' is not an ISO 8601 date-time, e.g. 2026-11-26T08:00:00Z.")
+        raise ValueError(f"'{quoted}' is not an ISO 8601 date-time, e.g. 2026-11-26T08:00:00Z.")
     if parsed.tzinfo is None:
-        raise ValueError(f"'{shown}' has no UTC offset; add one, e.g. …T08:00:00-08:00 or …Z.")
+        raise ValueError(f"'{quoted}' has no UTC offset; add one, e.g. …T08:00:00-08:00 or …Z.")
     try:
         parsed = parsed.astimezone(dt.UTC)
     except OverflowError:
         parsed = None
     if parsed is None or not EARLIEST <= parsed < LATEST:
-        raise ValueError(f"'{shown}' is outside the supported range (1970–2199).")
+        raise ValueError(f"'{quoted}' is outside the supported range (1970–2199).")
     return parsed
 
 
