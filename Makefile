@@ -41,6 +41,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/releases.py
 	$(PY) bench/public.py
 	$(PY) bench/fanout.py
+	$(PY) bench/audit.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

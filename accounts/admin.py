@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from accounts.desk import DeskTimeMixin, confirm_first
 from accounts.models import ApiKey
-from accounts.services import apikey_revoke
+from accounts.services import apikey_create, apikey_revoke
 
 
 @admin.register(ApiKey)
@@ -24,10 +24,17 @@ class ApiKeyAdmin(DeskTimeMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        # Kept on the object for this response only: never in a message (a signed, readable
-        # cookie) nor anywhere else that outlives the page.
-        obj.plaintext = obj.set_new_secret()
-        obj.save()
+        # Through the service, so the key lands on the audit log with who issued it. The
+        # plaintext is kept on the object for this response only: never in a message (a signed,
+        # readable cookie) nor anywhere else that outlives the page.
+        key, obj.plaintext = apikey_create(user=obj.user, name=obj.name, by=request.user)
+        obj.pk, obj.prefix, obj.digest, obj.created_at = (
+            key.pk,
+            key.prefix,
+            key.digest,
+            key.created_at,
+        )
+        obj._state.adding = False
 
     def response_add(self, request, obj, post_url_continue=None):
         response = TemplateResponse(
@@ -50,7 +57,7 @@ class ApiKeyAdmin(DeskTimeMixin, admin.ModelAdmin):
             now = timezone.now()
             count = 0
             for key in chosen.filter(revoked_at__isnull=True):
-                apikey_revoke(key=key, at=now)
+                apikey_revoke(key=key, by=request.user, at=now)
                 count += 1
             self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
 

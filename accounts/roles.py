@@ -55,9 +55,10 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "notifications.message": VIEW,
         "rules.rulechange": ["change", "view"],
         "rules.ruledecision": VIEW,
-        "audit.auditentry": VIEW,
+        "audit.entry": VIEW,
+        "audit.anchor": VIEW,
     },
-    AUDITORS: {"audit.auditentry": VIEW},
+    AUDITORS: {"audit.entry": VIEW, "audit.anchor": VIEW},
 }
 
 
@@ -91,9 +92,11 @@ def release_engineers():
     from django.contrib.auth import get_user_model
     from django.db.models import Q
 
-    return get_user_model().objects.filter(
-        Q(is_superuser=True) | Q(groups__name=RELEASE_ENGINEERS), is_active=True
-    ).distinct()
+    return (
+        get_user_model()
+        .objects.filter(Q(is_superuser=True) | Q(groups__name=RELEASE_ENGINEERS), is_active=True)
+        .distinct()
+    )
 
 
 def _groups(user) -> frozenset[str]:
@@ -119,8 +122,8 @@ def is_senior_manager(user) -> bool:
     return user.is_superuser or SENIOR_MANAGEMENT in _groups(user)
 
 
-def is_auditor(user) -> bool:
-    """May read the audit log (senior management may too)."""
+def may_read_audit_log(user) -> bool:
+    """Senior management and auditors read the audit log; nobody else (plugged into audit)."""
     if not (user and user.is_authenticated and user.is_active):
         return False
-    return user.is_superuser or AUDITORS in _groups(user) or SENIOR_MANAGEMENT in _groups(user)
+    return is_senior_manager(user) or AUDITORS in _groups(user)

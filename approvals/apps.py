@@ -9,8 +9,17 @@ class ApprovalsConfig(AppConfig):
         # Plug into the releases app without it knowing: the authorization fact its start
         # guard needs, and invalidation when an approved release changes.
         from approvals import services, timeline
+        from approvals.models import ApprovalDecision, ApprovalRequest
+        from audit import services as audit
         from releases import services as releases
 
         timeline.register()
         releases.register_facts(services.authorization_facts)
         releases.register_event_hook(services.on_release_event)
+        # The requests and decisions themselves are governed rows (audit verify reconciles them).
+        audit.register(
+            ApprovalRequest,
+            ["release", "requester", "urgency", "justification", "slot_start", "slot_end",
+             "waives_notice", "status", "fingerprint", "created_at", "decided_at"],
+        )  # fmt: skip
+        audit.register(ApprovalDecision, ["request", "approver", "verdict", "comment", "at"])

@@ -8,7 +8,8 @@ Rules (docs/architecture.md, "Exceptional releases"):
   impact, items) and to its slot: a change invalidates it, and it expires when the slot ends.
 
 Every decision locks the request row, so concurrent managers take turns and the outcome is
-reached exactly once. Every step lands on the release's timeline.
+reached exactly once. Every step lands on the release's timeline, and the request and decision
+rows themselves on the audit log (on creation and on every change of status).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.utils import timezone
 from accounts import roles
 from approvals import messages
 from approvals.models import ApprovalDecision, ApprovalRequest
+from audit import services as audit
 from releases import guards
 from releases.models import Release, ReleaseEvent
 from releases.services import record_event, release_publicity
@@ -113,7 +115,7 @@ def request_create(
         )
     if errors:
         raise ApprovalInvalid(errors)
-    with transaction.atomic():
+    with transaction.atomic(), audit.deferred():
         locked = Release.objects.select_for_update().select_related("component").get(pk=release.pk)
         if locked.kind != Release.Kind.EXCEPTIONAL:
             raise ApprovalRefused(
@@ -160,13 +162,29 @@ def request_create(
             },
         )
         messages.request_filed(request, at=at)
+        audit.record(
+            action="approval_request.created",
+            subject=request,
+            actor=by,
+            at=at,
+            after=audit.snapshot(request),
+        )
     return request
 
 
 def _settle(request: ApprovalRequest, status: str, *, by, at: dt.datetime, details: dict) -> None:
+    before = audit.snapshot(request, ["status", "decided_at"])
     request.status = status
     request.decided_at = at
     request.save(update_fields=["status", "decided_at"])
+    audit.record(
+        action=f"approval_request.{status}",
+        subject=request,
+        actor=by,
+        at=at,
+        before=before,
+        after=audit.snapshot(request, ["status", "decided_at"]),
+    )
     release = request.release
     # An authorization granted or gone changes when customers may see the release.
     release_publicity(release=release, at=at)
@@ -219,7 +237,8 @@ def request_decide(
     if verdict == ApprovalDecision.Verdict.REJECT and not comment:
         raise ApprovalInvalid({"comment": "Say why you reject it."})
     settled_as = None
-    with transaction.atomic():
+    # Deferred: the chain's lock comes after the release's, which settling takes.
+    with transaction.atomic(), audit.deferred():
         # The lock serializes managers deciding at once: each sees the decisions before it.
         request = (
             ApprovalRequest.objects.select_for_update()
@@ -248,8 +267,15 @@ def request_decide(
         elif request.decisions.filter(approver=by).exists():
             raise ApprovalRefused("already_decided", "You have decided on this request already.")
         else:
-            ApprovalDecision.objects.create(
+            decision = ApprovalDecision.objects.create(
                 request=request, approver=by, verdict=verdict, comment=comment, at=at
+            )
+            audit.record(
+                action="approval_decision.created",
+                subject=decision,
+                actor=by,
+                at=at,
+                after=audit.snapshot(decision),
             )
             release = request.release
             record_event(
@@ -277,7 +303,7 @@ def request_withdraw(
 ) -> ApprovalRequest:
     """The requester takes a pending or approved request back."""
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), audit.deferred():
         request = (
             ApprovalRequest.objects.select_for_update().select_related("release").get(pk=request.pk)
         )
@@ -300,7 +326,7 @@ def expire_due(*, at: dt.datetime | None = None) -> int:
     for pk in ApprovalRequest.objects.filter(status__in=LIVE, slot_end__lte=at).values_list(
         "pk", flat=True
     ):
-        with transaction.atomic():
+        with transaction.atomic(), audit.deferred():
             request = (
                 ApprovalRequest.objects.select_for_update().select_related("release").get(pk=pk)
             )

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.DeskTimeZoneMiddleware",
+    "audit.middleware.RequestActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it answers a locked-out login
@@ -327,6 +328,14 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Nightshift <nightshift@localhost>")
+
+# --- Audit log -----------------------------------------------------------------------------------
+# The key of every entry's MAC. Never stored in the database, so whoever can write to the database
+# still cannot forge entries. Unset, it is derived from SECRET_KEY: set it in production, so that
+# rotating SECRET_KEY does not make every past entry fail verification.
+AUDIT_KEY = env_str("AUDIT_KEY", "")
+if AUDIT_KEY and len(AUDIT_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_KEY must be 32+ random characters (or unset).")
 
 # --- Internationalisation and time -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -12,6 +12,7 @@ from accounts.views import preferences
 from api.problems import not_found
 from api.views import ApiRoot
 from approvals.urls import api_urlpatterns as approvals_api
+from audit.urls import api_urlpatterns as audit_api
 from notes.api_urls import api_urlpatterns as notes_api
 from releases.urls import api_urlpatterns as releases_api
 from rules.urls import api_urlpatterns as rules_api
@@ -37,7 +38,10 @@ urlpatterns = [
     path("api/v1/", ApiRoot.as_view(), name="api-root"),
     path(
         "api/v1/",
-        include((releases_api + rules_api + approvals_api + notes_api, "api"), namespace="api"),
+        include(
+            (releases_api + rules_api + approvals_api + notes_api + audit_api, "api"),
+            namespace="api",
+        ),
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script (CSP).

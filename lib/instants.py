@@ -26,7 +26,10 @@ def display_zone() -> ZoneInfo:
 
 def local_and_utc(instant: dt.datetime, zone: ZoneInfo | None = None) -> str:
     """'Wed 25 Nov 2026 00:00 PST (08:00 UTC)', in the zone people read."""
-    local = instant.astimezone(zone or display_zone())
+    try:
+        local = instant.astimezone(zone or display_zone())
+    except OverflowError:  # a stored instant at datetime's very edge: UTC is all it has
+        return f"{instant:%Y-%m-%d %H:%M} UTC"
     utc = instant.astimezone(dt.UTC)
     if local.utcoffset() == dt.timedelta(0) and local.tzname() in ("UTC", "GMT"):
         return f"{utc:%a %d %b %Y %H:%M} UTC"

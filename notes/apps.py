@@ -8,7 +8,9 @@ class NotesConfig(AppConfig):
     def ready(self):
         # A perceptible-impact release waits for its notice's lead time, and the notice follows
         # its release (docs/architecture.md, "Plug-ins").
+        from audit import services as audit
         from notes import guards, services, timeline
+        from notes.models import AdvanceNotice, NoticeRevision
         from releases import guards as release_guards
         from releases import services as releases
 
@@ -20,3 +22,12 @@ class NotesConfig(AppConfig):
         release_guards.register("start", guards.starts_after_lead_time)
         lower = release_guards.LOWER_IMPACT
         release_guards.register(lower, guards.notice_withdrawn_before_lowering)
+        # Notices (drafts included) and their revisions are governed rows. Not updated_at: it
+        # says when the row was saved, not what it says.
+        audit.register(
+            AdvanceNotice,
+            ["release", "headline", "description", "tentative_start", "tentative_zone",
+             "certainty", "nature", "action_required", "action_deadline", "benefits",
+             "impact_level", "status", "revision", "published_at", "created_at"],
+        )  # fmt: skip
+        audit.register(NoticeRevision, ["notice", "number", "at", "by", "changes", "snapshot"])

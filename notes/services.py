@@ -1,4 +1,8 @@
-"""Advance notices: draft, publish (every field the guide asks for), revise, withdraw, done."""
+"""Advance notices: draft, publish (every field the guide asks for), revise, withdraw, done.
+
+Every write of a notice (drafts included) and every revision is on the audit log; the chain's
+lock is taken last (audit.deferred), after the notice's.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit import services as audit
 from notes.models import REQUIRED_TO_PUBLISH, AdvanceNotice, NoticeRevision
 from releases.guards import NoticeFacts
 from releases.models import Release, ReleaseEvent
@@ -106,9 +111,12 @@ def notice_create(
     errors = notice_errors(release=release, values=values)
     if errors:
         raise NoticeInvalid(errors)
-    with transaction.atomic():
+    with transaction.atomic(), audit.deferred():
         notice = AdvanceNotice.objects.create(release=release, created_at=at, **values)
         notice.components.set([release.component])
+        audit.record(
+            action="notice.created", subject=notice, actor=by, at=at, after=audit.snapshot(notice)
+        )
         record_event(
             release,
             action="notice_drafted",
@@ -135,7 +143,7 @@ def _describe(name: str, old, new) -> str:
 def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, **values):
     """Edit a notice; once published, every edit is a revision with its 'what changed' list."""
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), audit.deferred():
         notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
         if notice.status in (AdvanceNotice.Status.WITHDRAWN, AdvanceNotice.Status.DONE):
             raise NoticeRefused("invalid_state", f"A {notice.status} notice is final.")
@@ -153,15 +161,31 @@ def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, *
             notice.revision += 1
         # Saved before the event: its hooks (notifications) read the notice as revised.
         notice.save()
+        fields = [*changed, "revision"] if published else list(changed)
+        audit.record(
+            action="notice.updated",
+            subject=notice,
+            actor=by,
+            at=at,
+            before={**before, "revision": notice.revision - 1} if published else before,
+            after=audit.snapshot(notice, fields),
+        )
         if published:
             sentences = [_describe(k, before[k], changed[k]) for k in changed]
-            NoticeRevision.objects.create(
+            revision = NoticeRevision.objects.create(
                 notice=notice,
                 number=notice.revision,
                 at=at,
                 by=by,
                 changes=sentences,
                 snapshot={k: str(v) for k, v in before.items()},
+            )
+            audit.record(
+                action="notice_revision.created",
+                subject=revision,
+                actor=by,
+                at=at,
+                after=audit.snapshot(revision),
             )
             record_event(
                 notice.release,
@@ -187,7 +211,7 @@ def _missing(notice: AdvanceNotice) -> dict[str, str]:
 def notice_publish(*, notice: AdvanceNotice, by, at: dt.datetime | None = None) -> AdvanceNotice:
     """Make a draft public; every field the guide asks for must be there."""
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), audit.deferred():
         notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
         if notice.status != AdvanceNotice.Status.DRAFT:
             raise NoticeRefused(
@@ -196,14 +220,31 @@ def notice_publish(*, notice: AdvanceNotice, by, at: dt.datetime | None = None) 
         missing = _missing(notice)
         if missing:
             raise NoticeInvalid(missing)
+        fields = ["status", "published_at", "revision"]
+        before = audit.snapshot(notice, fields)
         notice.status, notice.published_at, notice.revision = (
             AdvanceNotice.Status.PUBLISHED,
             at,
             1,
         )
         notice.save()
-        NoticeRevision.objects.create(
+        audit.record(
+            action="notice.published",
+            subject=notice,
+            actor=by,
+            at=at,
+            before=before,
+            after=audit.snapshot(notice, fields),
+        )
+        revision = NoticeRevision.objects.create(
             notice=notice, number=1, at=at, by=by, changes=["Published."], snapshot={}
+        )
+        audit.record(
+            action="notice_revision.created",
+            subject=revision,
+            actor=by,
+            at=at,
+            after=audit.snapshot(revision),
         )
         record_event(
             notice.release,
@@ -219,12 +260,21 @@ def notice_publish(*, notice: AdvanceNotice, by, at: dt.datetime | None = None) 
 
 def _close(notice: AdvanceNotice, status: str, *, by, at: dt.datetime | None) -> AdvanceNotice:
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), audit.deferred():
         notice = AdvanceNotice.objects.select_for_update().get(pk=notice.pk)
         if notice.status != AdvanceNotice.Status.PUBLISHED:
             raise NoticeRefused("invalid_state", f"Only a published notice can be {status}.")
+        before = notice.status
         notice.status = status
         notice.save()
+        audit.record(
+            action=f"notice.{status}",
+            subject=notice,
+            actor=by,
+            at=at,
+            before={"status": before},
+            after={"status": status},
+        )
         record_event(
             notice.release,
             action=f"notice_{status}",

@@ -8,6 +8,7 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         # Every release event that customers or owners must hear about queues its deliveries in
         # the transaction that wrote the event (the outbox), without releases knowing.
+        from audit import services as audit
         from notifications import services
         from releases import services as releases
 
@@ -15,3 +16,5 @@ class NotificationsConfig(AppConfig):
         from rules import services as rules
 
         rules.register_listener(services.on_rule_change)
+        # The audit log's daily anchor, or the break found instead, goes to senior management.
+        audit.register_notifier(services.audit_notice)

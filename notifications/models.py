@@ -233,6 +233,8 @@ class Message(models.Model):
         RULE_DECIDED = "rules.decided", "Rule change decided"
         CONFIRM = "subscription.confirm", "Subscription confirmation"
         VERIFY = "subscription.verify", "Webhook verification"
+        AUDIT_ANCHOR = "audit.anchor", "Audit log anchor"
+        AUDIT_BROKEN = "audit.broken", "Audit log verification failed"
 
     key = models.CharField(max_length=150, unique=True)
     kind = models.CharField(max_length=24, choices=Kind.choices)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
@@ -33,7 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from accounts import ratelimit
+from accounts import ratelimit, roles
 from lib.text import one_line
 from notes.models import AdvanceNotice
 from notifications import messages, webhooks
@@ -946,6 +947,34 @@ def on_release_event(event: ReleaseEvent) -> None:
             hold=revision_hold() if kind == Kind.NOTICE_REVISED else None,
             **common,
         )
+
+
+AUDIT_KINDS = {"anchor": Kind.AUDIT_ANCHOR, "broken": Kind.AUDIT_BROKEN}
+
+
+def audit_notice(
+    *, kind: str, key: str, subject: str, text: str, data: dict, at: dt.datetime
+) -> list[str]:
+    """Plugged into audit: tell senior management the day's anchor (the chain's head, to keep
+    outside the database) or the break found instead. In the caller's transaction, through
+    the outbox, once per key. Returns the addresses it was queued for."""
+    addresses = sorted(
+        {
+            email
+            for email in get_user_model()
+            .objects.filter(groups__name=roles.SENIOR_MANAGEMENT, is_active=True)
+            .values_list("email", flat=True)
+            if email
+        }
+    )
+    queue(
+        key=key,
+        kind=AUDIT_KINDS[kind],
+        content=Content(one_line(subject), text, data),
+        recipients=[Recipient(Subscriber.Channel.EMAIL, address) for address in addresses],
+        at=at,
+    )
+    return addresses
 
 
 def revision_hold() -> dt.timedelta:

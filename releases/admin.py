@@ -120,6 +120,7 @@ class ItemInline(admin.TabularInline):
 
     def get_extra(self, request, obj=None, **kwargs):
         return 1 if obj is None else 0  # a new release starts with a blank item to fill in
+
     fields = ["title", "type", "breaking", "public", "planned", "shipped", "description"]
 
 
@@ -228,7 +229,6 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
     ]
     search_fields = ["version", "title"]
     list_select_related = ["component"]
-    date_hierarchy = "scheduled_start"
     inlines = [ItemInline, EventInline]
     readonly_fields = ["state", "attention", "started_at", "completed_at", "rollback_summary"]
     change_form_template = "admin/releases/release/change_form.html"

@@ -20,6 +20,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts import roles
+from audit import services as audit
 from releases import guards, selectors
 from releases.models import (
     Component,
@@ -131,7 +132,12 @@ def record_event(
     to_state: str = "",
     details: dict | None = None,
 ) -> ReleaseEvent:
-    """Append to the timeline, run the hooks now and queue the listeners for after commit."""
+    """Append to the timeline, run the hooks now and queue the listeners for after commit.
+
+    The event goes on the audit log too, once the hooks have run: what the hooks record (an
+    approval invalidated, a notice revised) is appended with it, and the chain's lock is the
+    last lock taken (audit.deferred).
+    """
     event = ReleaseEvent.objects.create(
         release=release,
         actor=by,
@@ -141,8 +147,16 @@ def record_event(
         to_state=to_state,
         details=details or {},
     )
-    for hook in _event_hooks:
-        hook(event)
+    with audit.deferred():
+        audit.record(
+            action=f"release.{action}",
+            subject=event,
+            actor=by,
+            at=at,
+            after=audit.snapshot(event),
+        )
+        for hook in _event_hooks:
+            hook(event)
     for listener in _event_listeners:
         transaction.on_commit(partial(listener, event.pk))
     return event

@@ -178,7 +178,6 @@ class FreezeAdmin(RuleAdmin):
     list_display = ["reason", "starts_at", "ends_at", "rrule", "scope_label", "version"]
     search_fields = ["reason"]
     list_filter = [("rrule", admin.EmptyFieldListFilter), "applies_to_all"]
-    date_hierarchy = "starts_at"
     fieldsets = [
         (None, {"fields": ["reason", "version"]}),
         ("One-off (UTC; no end: until lifted)", {"fields": ["starts_at", "ends_at"]}),

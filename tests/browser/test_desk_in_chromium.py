@@ -114,7 +114,7 @@ def test_an_exceptional_fix_from_schedule_to_rollback_in_the_teams_zone(
         assert "rolled it back: Post-release test failed: checkout errors." in timeline
         shot(erin, "release-page-rolled-back")
         erin.goto(f"{erin.base}/admin/releases/release/")
-        assert "items-api" in erin.locator("#result_list").inner_text()
+        assert "Connection leak fix" in erin.locator("#result_list").inner_text()
         shot(erin, "desk")
 
 

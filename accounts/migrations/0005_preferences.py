@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_text_rules'),
+        ('accounts', '0004_auditors_role'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
