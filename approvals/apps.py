@@ -8,9 +8,10 @@ class ApprovalsConfig(AppConfig):
     def ready(self):
         # Plug into the releases app without it knowing: the authorization fact its start
         # guard needs, and invalidation when an approved release changes.
-        from approvals import services, timeline
+        from approvals import calendar, services, timeline
         from approvals.models import ApprovalDecision, ApprovalRequest
         from audit import services as audit
+        from releases import calendar as release_calendar
         from releases import services as releases
 
         timeline.register()
@@ -23,3 +24,5 @@ class ApprovalsConfig(AppConfig):
              "waives_notice", "status", "fingerprint", "created_at", "decided_at"],
         )  # fmt: skip
         audit.register(ApprovalDecision, ["request", "approver", "verdict", "comment", "at"])
+        # Approved slots on the desk's calendar.
+        release_calendar.register_source(calendar.approved_slots)

@@ -406,6 +406,12 @@ def _actor(actor) -> tuple[int | None, str]:
     return actor.pk, actor.get_username()
 
 
+def _millis(at: dt.datetime) -> dt.datetime:
+    """Entries keep milliseconds, as Django's serializers do: a dumpdata/loaddata copy of the
+    log (or a test's serialized rollback) still verifies."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def pending_entry(
     *, action: str, subject, actor=None, at: dt.datetime, before=None, after=None
 ) -> Pending:
@@ -414,7 +420,7 @@ def pending_entry(
     iso_utc(at)  # refuses a naive instant
     actor_id, username = _actor(actor)
     return Pending(
-        at=at,
+        at=_millis(at),
         actor_id=actor_id,
         actor_username=username,
         action=action,
@@ -547,7 +553,7 @@ def baseline(*, at: dt.datetime | None = None) -> int:
     """An entry for every governed row the log has never seen (rows that predate the log, or a
     model newly registered); returns how many. Rows that differ from the log are left alone:
     that is tampering for ``verify`` to report, not something to bless."""
-    at = at or timezone.now()
+    at = _millis(at or timezone.now())
     pending = []
     with transaction.atomic():
         for model in _registry:

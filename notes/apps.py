@@ -9,8 +9,9 @@ class NotesConfig(AppConfig):
         # A perceptible-impact release waits for its notice's lead time, and the notice follows
         # its release (docs/architecture.md, "Plug-ins").
         from audit import services as audit
-        from notes import guards, services, timeline
+        from notes import calendar, guards, services, timeline
         from notes.models import AdvanceNotice, NoticeRevision
+        from releases import calendar as release_calendar
         from releases import guards as release_guards
         from releases import services as releases
 
@@ -31,3 +32,5 @@ class NotesConfig(AppConfig):
              "impact_level", "status", "revision", "published_at", "created_at"],
         )  # fmt: skip
         audit.register(NoticeRevision, ["notice", "number", "at", "by", "changes", "snapshot"])
+        # Notices' tentative dates on the desk's calendar.
+        release_calendar.register_source(calendar.notice_dates)

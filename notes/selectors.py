@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
+from django.urls import reverse
 
 from notes.models import AdvanceNotice
+from releases import calendar
 from releases import selectors as release_selectors
-from releases.models import Release, ReleaseEvent, ReleaseItem
+from releases.models import Component, Release, ReleaseEvent, ReleaseItem, RulesRevision
 from releases.windows import get_zone
 
 SHIPPED_STATES = {Release.State.RELEASED, Release.State.VERIFIED, Release.State.ROLLED_BACK}
@@ -160,16 +162,88 @@ def public_version(now: dt.datetime, *, windows: bool = False) -> str:
     releases = Release._meta.db_table
     published = AdvanceNotice.Status.PUBLISHED.value
     instant = connection.ops.adapt_datetimefield_value(now)
+    # Pages that show windows change with the rules too (a freeze declared for next month
+    # moves no window edge that has passed yet): the rules' revision token says when.
+    revision = RulesRevision._meta.db_table
+    rules = f", (SELECT token FROM {revision} WHERE id = 1)" if windows else ""  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT MAX(id) FROM {events}), (SELECT MAX(updated_at) FROM {notices}), "  # noqa: S608 - model names
             f"(SELECT COUNT(*) FROM {notices}), "
             f"(SELECT MAX(public_from) FROM {releases} WHERE public_from <= %s), "
             f"(SELECT MAX(tentative_start) FROM {notices} "
-            f"WHERE status = %s AND tentative_start <= %s)",
+            f"WHERE status = %s AND tentative_start <= %s){rules}",
             [instant, published, instant],
         )
         parts = [str(value) for value in cursor.fetchone()]
     if windows:
         parts.append(str(release_selectors.last_window_change(now)))
     return hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
+
+
+def public_calendar_entries(
+    start: dt.datetime, end: dt.datetime, *, at: dt.datetime, component: str | None = None
+) -> list[calendar.Entry]:
+    """What the public calendar shows of [start, end) at ``at``: windows and freezes (as
+    windows.ics publishes them), the releases customers may see at ``at`` and the tentative
+    dates of published notices, each linking to its public page. Never a planned or cancelled
+    release, a draft notice, an approval slot or anything internal (owner, duration, items).
+
+    Four queries, whatever the period: the rules' revision, components, releases, notices.
+    """
+    rules = release_selectors.window_calendar()
+    if component is None:
+        slugs = list(Component.objects.values_list("slug", flat=True))
+    else:
+        slugs = [component]
+    releases = (
+        public_releases(at=at)
+        .prefetch_related(None)  # its items and notice: not shown here
+        .filter(scheduled_start__gte=start, scheduled_start__lt=end)
+        .order_by("scheduled_start", "id")
+    )
+    notices = (
+        public_notices()
+        .prefetch_related(None)
+        .filter(
+            status=AdvanceNotice.Status.PUBLISHED,
+            tentative_start__gte=start,
+            tentative_start__lt=end,
+        )
+        .order_by("tentative_start", "id")
+    )
+    if component is not None:
+        releases = releases.filter(component__slug=component)
+        notices = notices.filter(release__component__slug=component)
+    entries = [
+        *calendar.window_entries(rules, start, end, slugs),
+        *calendar.freeze_entries(rules, start, end, component),
+    ]
+    for release in releases:
+        entries.append(
+            calendar.Entry(
+                "release",
+                release.scheduled_start,
+                None,
+                f"{release.component.name} {release.version}",
+                release.get_state_display()
+                + (" · exceptional" if release.kind == Release.Kind.EXCEPTIONAL else ""),
+                state=release.state,
+                title=release.title,
+                url=reverse("release-detail", args=[release.component.slug, release.version]),
+            )
+        )
+    for notice in notices:
+        entries.append(
+            calendar.Entry(
+                "notice",
+                notice.tentative_start,
+                None,
+                f"Notice: {notice.headline}",
+                f"{notice.get_certainty_display()} date · "
+                f"{notice.get_impact_level_display().lower()} impact",
+                state=notice.status,
+                url=reverse("notice-detail", args=[notice.pk]),
+            )
+        )
+    return entries

@@ -10,6 +10,7 @@ urlpatterns = [
     path("notices/<int:pk>/", views.notice_detail, name="notice-detail"),
     path("feeds/releases.atom", views.public(feeds.ReleasesFeed()), name="releases-feed"),
     path("feeds/notices.atom", views.public(feeds.NoticesFeed()), name="notices-feed"),
+    path("calendar/", views.calendar_page, name="calendar"),
     path("calendar/windows.ics", views.windows_ics, name="windows-ics"),
     path("calendar/releases.ics", views.releases_ics, name="releases-ics"),
 ]

@@ -7,6 +7,7 @@ import hashlib
 from functools import partial
 
 from django import forms
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -15,17 +16,28 @@ from django.views.decorators.http import condition, require_safe
 
 from notes import feeds, selectors
 from notes.models import AdvanceNotice
+from releases import calendar
 from releases import selectors as release_selectors
 from releases.models import Component, Freeze, ReleaseItem, WindowPolicy, validate_in_range
+from releases.windows import get_zone
 
 
-def _etag(request, *args, windows: bool = False, **kwargs) -> str:
+def _etag(request, *args, windows: bool = False, day: bool = False, **kwargs) -> str:
     # The path and query string are part of what a page shows; the digest is stable across
     # processes (Python's hash() is not), so every gunicorn worker agrees on it. The view reads
     # the same instant (request.now), so the page and its validator agree on what was public.
     request.now = timezone.now()
     path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:12]
-    return f'"{selectors.public_version(request.now, windows=windows)}-{path}"'
+    version = selectors.public_version(request.now, windows=windows)
+    if day:
+        # A page that marks today (and shows this month when asked for no date) changes at
+        # local midnight too.
+        version += f"-{request.now.astimezone(_display_zone()):%Y%m%d}"
+    return f'"{version}-{path}"'
+
+
+def _display_zone():
+    return get_zone(settings.DISPLAY_TIME_ZONE)
 
 
 def _now(request) -> dt.datetime:
@@ -35,6 +47,8 @@ def _now(request) -> dt.datetime:
 public = condition(etag_func=_etag)
 # Pages that say whether each component's window is open now.
 public_with_windows = condition(etag_func=partial(_etag, windows=True))
+# The calendar: windows, and which day is today.
+public_calendar = condition(etag_func=partial(_etag, windows=True, day=True))
 
 
 @require_safe
@@ -106,6 +120,37 @@ def home(request):
             "upcoming": upcoming,
             "latest": [selectors.release_note(r) for r in latest],
             "notices": notices,
+        },
+    )
+
+
+@require_safe
+@public_calendar
+def calendar_page(request):
+    """A month or a week of windows, freezes, public releases and notices' dates, in the
+    display zone. ?view=month|week&date=YYYY-MM-DD&component=<slug>; anything else falls back
+    to this month (or week) and every component."""
+    now = _now(request)
+    zone = _display_zone()
+    today = now.astimezone(zone).date()
+    view = request.GET.get("view")
+    view = view if view in calendar.VIEWS else calendar.MONTH
+    day = calendar.shown_date(view, request.GET.get("date"), today)
+    components = list(Component.objects.order_by("name").values_list("slug", "name"))
+    component = request.GET.get("component") or None
+    if component not in {slug for slug, _ in components}:
+        component = None
+    start, end = calendar.bounds(view, day, zone)
+    entries = selectors.public_calendar_entries(start, end, at=now, component=component)
+    grid = calendar.layout(view, day, zone, entries, today=today)
+    return render(
+        request,
+        "notes/calendar.html",
+        {
+            "grid": grid,
+            "links": calendar.navigation(grid, component),
+            "components": components,
+            "component": component,
         },
     )
 

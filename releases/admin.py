@@ -15,7 +15,9 @@ from django.utils.html import format_html
 
 from accounts import roles
 from accounts.desk import DeskTimeMixin
-from releases import guards, selectors, services, timeline
+from accounts.middleware import desk_zone
+from lib.zones import named
+from releases import calendar, guards, selectors, services, strip, timeline
 from releases.models import (
     Component,
     Release,
@@ -305,6 +307,7 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
                 if obj.state in guards.TRANSITIONS[name][0]
             ]
             context["panels"] = [html for panel in RELEASE_PANELS if (html := panel(request, obj))]
+            context["strip"] = release_strip(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_changeform_initial_data(self, request):
@@ -434,11 +437,48 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/releases/release/confirm.html", context)
 
     def calendar_view(self, request):
-        now = timezone.now()
+        """Month or week of the team's calendar, in the desk's zone (the reader's own, if set).
+
+        ?view=month|week&date=YYYY-MM-DD&component=<slug>; anything else falls back to this
+        month (or week) and every component.
+        """
+        zone = named(desk_zone(request.user))
+        today = timezone.now().astimezone(zone).date()
+        view = request.GET.get("view")
+        view = view if view in calendar.VIEWS else calendar.MONTH
+        day = calendar.shown_date(view, request.GET.get("date"), today)
+        components = list(Component.objects.order_by("slug").values_list("slug", "name"))
+        component = request.GET.get("component") or None
+        if component not in {slug for slug, _ in components}:
+            component = None
+        start, end = calendar.bounds(view, day, zone)
+        entries = calendar.desk_entries(start, end, component=component)
+        grid = calendar.layout(view, day, zone, entries, today=today, link=admin_link)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Release calendar: the next four weeks",
+            "title": f"Release calendar: {grid.title}",
             "opts": self.model._meta,
-            **selectors.desk_calendar(now),
+            "is_nav_sidebar_enabled": False,  # the grid needs the width
+            "grid": grid,
+            "links": calendar.navigation(grid, component),
+            "components": components,
+            "component": component,
         }
         return TemplateResponse(request, "admin/releases/release/calendar.html", context)
+
+
+def release_strip(request, release: Release) -> strip.Strip:
+    """The release's timeline strip, in the desk's zone: the window holding its scheduled start
+    (from the engine; none for a start outside every window), its run, its steps."""
+    window = selectors.window_calendar().window_at(release.scheduled_start, release.component.slug)
+    events = release.events.order_by("at", "id")
+    return strip.release_strip(release, events, window, named(desk_zone(request.user)))
+
+
+def admin_link(entry: calendar.Entry) -> str:
+    """The admin page of the object an entry stands for."""
+    if entry.ref is None:
+        return ""
+    label, pk = entry.ref
+    app_label, model = label.split(".")
+    return reverse(f"admin:{app_label}_{model}_change", args=[pk])

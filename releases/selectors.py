@@ -92,65 +92,6 @@ def upcoming_windows(now: dt.datetime, span: dt.timedelta = DESK_SPAN) -> list[W
     return [found[key] for key in sorted(found)]
 
 
-def desk_calendar(now: dt.datetime, span: dt.timedelta = DESK_SPAN) -> dict:
-    """The desk's calendar: windows with their releases, freezes, and releases outside windows.
-
-    A constant number of queries: components, releases, and the (cached) calendar.
-    """
-    end = now + span
-    calendar = window_calendar()
-    components = list(Component.objects.all())
-    rows: dict[tuple, dict] = {}
-    for component in components:
-        for window in calendar.windows(now, end, component.slug):
-            row = rows.setdefault(
-                (window.start, window.end),
-                {
-                    "kind": "window",
-                    "start": window.start,
-                    "end": window.end,
-                    "components": [],
-                    "releases": [],
-                },
-            )
-            row["components"].append(component.slug)
-    releases = (
-        Release.objects.filter(
-            scheduled_start__gte=now - dt.timedelta(days=1), scheduled_start__lt=end
-        )
-        .exclude(state=Release.State.CANCELLED)
-        .select_related("component", "owner")
-        .order_by("scheduled_start")
-    )
-    outside = []
-    for release in releases:
-        home = next(
-            (
-                row
-                for (start, stop), row in rows.items()
-                if start <= release.scheduled_start < stop
-                and release.component.slug in row["components"]
-            ),
-            None,
-        )
-        if home is None:
-            if release.scheduled_start >= now:
-                outside.append(release)
-        else:
-            home["releases"].append(release)
-    for freeze in calendar.freezes:
-        for occurrence in freeze.occurrences(now, end):
-            rows[(occurrence.start, occurrence.end, freeze.id)] = {
-                "kind": "freeze",
-                "start": occurrence.start,
-                "end": occurrence.end,
-                "reason": freeze.reason,
-                "components": sorted(freeze.components) if freeze.components else ["all"],
-            }
-    ordered = sorted(rows.values(), key=lambda row: (row["start"], row["kind"]))
-    return {"rows": ordered, "outside": outside, "now": now, "until": end}
-
-
 def scheduled_window(release: Release) -> tuple[dt.datetime, dt.datetime]:
     """Start and end of the window a release is scheduled into; for an exceptional release (or
     a regular one whose window the rules no longer hold) its own slot."""

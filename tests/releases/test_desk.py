@@ -196,16 +196,16 @@ def test_the_calendar_shows_windows_with_releases_freezes_and_exceptions(
     Freeze.objects.create(
         reason="Payments freeze", starts_at=utc(2026, 12, 10), ends_at=utc(2026, 12, 12)
     )
-    html = desk.get(f"{ADMIN}calendar/").content.decode()
-    assert (
-        html.count('<tr class="window">') == 3 * 4 - 2
-    )  # four weeks of WE/TH/FR, minus the freeze
-    assert html.count('<tr class="freeze"') == 1 and "Payments freeze" in html
-    wednesday = html[html.index('datetime="2026-12-02T08:00:00Z"') :]
-    assert "items-api 5.0.0" in wednesday[: wednesday.index("</tr>")]
-    outside = html[html.index("Outside the windows") :]
-    assert "items-api 6.0.0" in outside and "Exceptional" in outside
-    assert "items-api, js-client" in html
+    html = desk.get(f"{ADMIN}calendar/", {"date": "2026-12-01"}).content.decode()
+    days = html[: html.index('class="calendar-legend"')]
+    # This month's grid (30 Nov – 3 Jan): five weeks of WE/TH/FR, minus the two frozen.
+    assert days.count('class="entry entry-window"') == 5 * 3 - 2
+    assert days.count('class="entry entry-freeze"') == 3 and "Payments freeze" in days
+    wednesday = days[days.index('data-date="2026-12-02"') : days.index('data-date="2026-12-03"')]
+    assert "items-api 5.0.0" in wednesday and 'datetime="2026-12-02T08:00:00Z"' in wednesday
+    tuesday = days[days.index('data-date="2026-12-01"') : days.index('data-date="2026-12-02"')]
+    assert "items-api 6.0.0" in tuesday and "Planned, exceptional" in tuesday
+    assert "items-api, js-client" in days
 
 
 def test_the_window_date_filter_and_search(desk, make_release):
