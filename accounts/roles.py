@@ -9,7 +9,8 @@ from __future__ import annotations
 RELEASE_ENGINEERS = "Release engineers"
 SENIOR_MANAGEMENT = "Senior management"
 AUDITORS = "Auditors"
-ROLES = [RELEASE_ENGINEERS, SENIOR_MANAGEMENT, AUDITORS]
+OPERATIONS = "Operations"
+ROLES = [RELEASE_ENGINEERS, SENIOR_MANAGEMENT, AUDITORS, OPERATIONS]
 
 ALL = ["add", "change", "delete", "view"]
 VIEW = ["view"]
@@ -36,6 +37,10 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "notifications.message": ["delete", "view"],
         "rules.rulechange": VIEW,
         "rules.ruledecision": VIEW,
+        **{f"status.{m}": ["add", "change", "view"] for m in ("incident", "incidentupdate")},
+        "status.probe": ALL,
+        "status.probesample": VIEW,
+        "status.supportcontacts": VIEW,
     },
     SENIOR_MANAGEMENT: {
         **_RULES,
@@ -57,8 +62,24 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "rules.ruledecision": VIEW,
         "audit.entry": VIEW,
         "audit.anchor": VIEW,
+        "status.incident": VIEW,
+        "status.incidentupdate": VIEW,
+        "status.probe": VIEW,
+        "status.supportcontacts": ["add", "change", "view"],
     },
     AUDITORS: {"audit.entry": VIEW, "audit.anchor": VIEW},
+    # Operations run incidents and probes, and read the releases they may roll back.
+    OPERATIONS: {
+        "status.incident": ["add", "change", "view"],
+        "status.incidentupdate": ["add", "change", "view"],
+        "status.probe": ALL,
+        "status.probesample": VIEW,
+        "status.supportcontacts": VIEW,
+        "releases.component": VIEW,
+        "releases.release": VIEW,
+        "releases.releaseevent": VIEW,
+        "releases.rollback": VIEW,
+    },
 }
 
 
@@ -120,6 +141,13 @@ def is_senior_manager(user) -> bool:
     if not (user and user.is_authenticated and user.is_active):
         return False
     return user.is_superuser or SENIOR_MANAGEMENT in _groups(user)
+
+
+def is_operations(user) -> bool:
+    """Runs incidents and probes."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or OPERATIONS in _groups(user)
 
 
 def may_read_audit_log(user) -> bool:

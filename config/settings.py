@@ -65,8 +65,9 @@ INSTALLED_APPS = [
     "releases",
     "approvals",
     "notes",
-    "notifications",
     "rules",
+    "status",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -281,6 +282,10 @@ NOTICE_LEAD_DAYS = {
     "medium": env_int("NOTICE_LEAD_DAYS_MEDIUM", 14, minimum=0),
     "high": env_int("NOTICE_LEAD_DAYS_HIGH", 30, minimum=0),
 }
+
+# Status: when a promised incident update is late, its owner is told at once and senior
+# management this many minutes later (the guide: escalated "within minutes").
+STATUS_ESCALATE_AFTER_MINUTES = env_int("STATUS_ESCALATE_AFTER_MINUTES", 10, minimum=1)
 
 # Notifications: the outbox and its deliveries (see the README, "Notifications").
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)

@@ -199,6 +199,14 @@ def regular_starts_in_its_window(facts: ReleaseFacts, at: dt.datetime, calendar:
     ]
 
 
+def regular_not_held(facts: ReleaseFacts, at: dt.datetime, calendar: WindowCalendar):
+    """Nothing regular starts while a hold (an open major outage) covers its component; the
+    fix goes as an authorized exceptional release, and rollbacks are never held."""
+    if facts.kind != "regular":
+        return []
+    return [Refusal(hold.code, hold.detail) for hold in calendar.holds_at(at, facts.component)]
+
+
 def breaking_needs_perceptible(facts: ReleaseFacts, at: dt.datetime, calendar: WindowCalendar):
     """A breaking (public) item means customers must act: the release cannot say "no impact"."""
     if facts.impact != "none" or not facts.breaking_items:
@@ -271,6 +279,7 @@ register(SCHEDULE, regular_slot_in_window)
 register("announce", regular_slot_in_window)
 register("announce", breaking_needs_perceptible)
 register("start", regular_starts_in_its_window)
+register("start", regular_not_held)
 register("start", exceptional_needs_authorization)
 register("start", breaking_needs_perceptible)
 register(LOWER_IMPACT, impact_covers_items)

@@ -8,6 +8,7 @@ import uuid
 
 from django.db import connection
 
+from releases import hooks
 from releases.models import Component, Freeze, Release, RulesRevision, WindowPolicy
 from releases.windows import Window, WindowCalendar
 
@@ -17,10 +18,11 @@ _lock = threading.Lock()
 
 
 def load_window_calendar() -> WindowCalendar:
-    """The engine over every policy and freeze, straight from the database (four queries)."""
+    """The engine over every policy, freeze and hold, straight from the database."""
     return WindowCalendar(
         [p.to_engine() for p in WindowPolicy.objects.with_scope()],
         [f.to_engine() for f in Freeze.objects.with_scope()],
+        hooks.holds(),
     )
 
 

@@ -18,7 +18,7 @@ import bisect
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -292,6 +292,27 @@ class Freeze:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """Stops regular releases from *starting* while it lasts, without closing any window.
+
+    Unlike a freeze it is about now, not the calendar: a major outage holds releases until it
+    is resolved, whenever that is, so scheduling into a later window stays possible. The gate
+    and the start guard consult holds; ``decide`` (which scheduling uses) does not.
+    """
+
+    id: int | str
+    code: str  # the reason code the gate and the start guard answer with
+    detail: str
+    start: dt.datetime
+    end: dt.datetime | None = None  # None: until it is lifted
+    components: frozenset[str] | None = None
+
+    def applies(self, at: dt.datetime, component: str) -> bool:
+        in_scope = self.components is None or component in self.components
+        return in_scope and self.start <= at and (self.end is None or at < self.end)
+
+
+@dataclass(frozen=True, slots=True)
 class Window:
     """An open span for a component, and the policies whose occurrences make it up."""
 
@@ -340,10 +361,36 @@ class WindowCalendar:
     Build one per set of rules (it keeps per-component lookups); every method takes the instant.
     """
 
-    def __init__(self, policies: Iterable[Policy], freezes: Iterable[Freeze] = ()):
+    def __init__(
+        self,
+        policies: Iterable[Policy],
+        freezes: Iterable[Freeze] = (),
+        holds: Iterable[Hold] = (),
+    ):
         self.policies = tuple(policies)
         self.freezes = tuple(freezes)
+        self.holds = tuple(holds)
         self._scoped: dict[str, _Scoped] = {}
+
+    def holds_at(self, at: dt.datetime, component: str) -> list[Hold]:
+        """The holds stopping ``component``'s regular releases from starting at ``at``."""
+        return [hold for hold in self.holds if hold.applies(at, component)]
+
+    def decide_now(
+        self, at: dt.datetime, component: str, *, duration: dt.timedelta = dt.timedelta(0)
+    ) -> Decision:
+        """``decide``, then the holds: the gate's question, "may it ship at this instant?"."""
+        decision = self.decide(at, component, duration=duration)
+        held = self.holds_at(decision.at, component)
+        if not held:
+            return decision
+        detail = " ".join(hold.detail for hold in held)
+        if decision.allowed:
+            detail += " Regular releases wait until it is resolved; rollbacks and authorized "
+            detail += "exceptional releases still go."
+        else:
+            detail += " " + decision.detail
+        return replace(decision, allowed=False, reason=held[0].code, detail=detail)
 
     def _for(self, component: str) -> _Scoped:
         scoped = self._scoped.get(component)

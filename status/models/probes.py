@@ -1,0 +1,1 @@
+"""Probes of the watched service, their samples and rollups."""
