@@ -262,6 +262,12 @@ SPECTACULAR_SETTINGS = {
         "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
         "NoticeStatusEnum": "notes.models.AdvanceNotice.Status",
         "VerdictEnum": "approvals.models.ApprovalDecision.Verdict",
+        "IncidentImpactEnum": "status.models.incidents.IMPACTS",
+        "ReleaseImpactEnum": "releases.models.Release.Impact",
+        "NoticeImpactEnum": "notes.models.AdvanceNotice.Impact",
+        "IncidentStateEnum": "status.models.Incident.State",
+        "OpenIncidentStateEnum": "status.models.incidents.OPEN_STATES",
+        "ServiceLevelEnum": "status.models.Level",
     },
 }
 

@@ -16,6 +16,7 @@ from audit.urls import api_urlpatterns as audit_api
 from notes.api_urls import api_urlpatterns as notes_api
 from releases.urls import api_urlpatterns as releases_api
 from rules.urls import api_urlpatterns as rules_api
+from status.urls import api_urlpatterns as status_api
 
 admin.site.site_header = admin.site.site_title = "Nightshift release desk"
 admin.site.index_title = "The release desk"
@@ -39,7 +40,10 @@ urlpatterns = [
     path(
         "api/v1/",
         include(
-            (releases_api + rules_api + approvals_api + notes_api + audit_api, "api"),
+            (
+                releases_api + rules_api + approvals_api + notes_api + audit_api + status_api,
+                "api",
+            ),
             namespace="api",
         ),
     ),
@@ -51,5 +55,6 @@ urlpatterns = [
     # Unknown API paths answer problem+json even with DEBUG on (handler404 is skipped then).
     re_path(r"^api/", not_found),
     path("", include("notifications.urls")),
+    path("", include("status.urls")),
     path("", include("notes.urls")),
 ]

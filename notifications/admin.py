@@ -32,6 +32,7 @@ class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
         "on_released",
         "on_rolled_back",
         "on_notices",
+        "on_status",
     ]
     search_fields = ["email", "url"]
     # The signing secret is shown once, to whoever subscribed or rotated it: never listed here.
@@ -39,7 +40,7 @@ class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
         "channel",
         "email",
         "url",
-        ("on_items", "on_released", "on_rolled_back", "on_notices"),
+        ("on_items", "on_released", "on_rolled_back", "on_notices", "on_status"),
         "all_components",
         "components",
         "created_at",

@@ -16,5 +16,8 @@ class NotificationsConfig(AppConfig):
         from rules import services as rules
 
         rules.register_listener(services.on_rule_change)
+        from status import services as status
+
+        status.register_listener(services.on_status)
         # The audit log's daily anchor, or the break found instead, goes to senior management.
         audit.register_notifier(services.audit_notice)

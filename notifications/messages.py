@@ -215,3 +215,63 @@ def rule_change(change, what: str) -> Content:
         subject = f"{change}: {change.get_status_display().lower()}"
         text = f"{change} is now {change.get_status_display().lower()}.\n\n{impact}\n\n{link}\n"
     return Content(subject, text, {"rule_change": change.pk, "status": change.status})
+
+
+# --- Status ------------------------------------------------------------------------------------
+
+STATUS_SUBJECTS = {
+    "opened": "{level}: {title}",
+    "updated": "{state}: {title}",
+    "resolved": "Back to normal: {title}",
+}
+
+
+def status_update(incident, update, what: str) -> Content:
+    """Public: the update as /api/v1/incidents/ gives it; the owner and flags stay inside."""
+    from status.serializers import IncidentSerializer, IncidentUpdateSerializer
+
+    incident_data = _json(IncidentSerializer(incident).data)
+    incident_data.pop("updates", None)
+    data = {"incident": incident_data, "update": _json(IncidentUpdateSerializer(update).data)}
+    subject = STATUS_SUBJECTS[what].format(
+        level=update.get_impact_display(), state=update.get_state_display(), title=incident.title
+    )
+    components = ", ".join(sorted(c.name for c in incident.components.all()))
+    lines = [
+        f"{incident.title} — {update.get_impact_display()} on {components}.",
+        f"{update.get_state_display()}, {local_and_utc(update.at)}:",
+        "",
+        update.body,
+        "",
+    ]
+    if update.next_update_by:
+        lines.append(f"Next update by {local_and_utc(update.next_update_by)}.")
+    lines.append(f"Follow it: {incident_data['url']}")
+    return Content(subject, "\n".join(lines) + "\n", data)
+
+
+def status_overdue(incident, what: str) -> Content:
+    """Internal: a promised update is late (to the owner; then to senior management too)."""
+    link = url(reverse("admin:status_incident_change", args=[incident.pk]))
+    who = "You promised" if what == "overdue_owner" else f"{incident.owner} promised"
+    text = (
+        f"{who} the next update of incident #{incident.pk} “{incident.title}” by "
+        f"{local_and_utc(incident.next_update_by)}. Customers are waiting for it: post an "
+        f'update (even "still investigating") and promise the next one.\n\n{link}\n'
+    )
+    return Content(
+        f"Late update: incident #{incident.pk} {incident.title}",
+        text,
+        {"incident": incident.pk, "next_update_by": iso_utc(incident.next_update_by)},
+    )
+
+
+def status_probe_opened(incident, update) -> Content:
+    """Internal: a probe opened an incident on its own; a person takes it from here."""
+    link = url(reverse("admin:status_incident_change", args=[incident.pk]))
+    text = (
+        f"A probe opened incident #{incident.pk} “{incident.title}” "
+        f"{local_and_utc(incident.started_at)}:\n\n{update.body}\n\n"
+        f"It is public and announced. Confirm or correct it, and post the next update: {link}\n"
+    )
+    return Content(f"Probe opened incident #{incident.pk}: {incident.title}", text, {})

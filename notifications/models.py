@@ -23,6 +23,7 @@ class Topic(models.TextChoices):
     RELEASED = "released", "Released"
     ROLLED_BACK = "rolled_back", "Rolled back"
     NOTICES = "notices", "Advance notices (published, revised, withdrawn)"
+    STATUS = "status", "Service status (incidents, updates, back to normal)"
 
 
 def new_secret() -> str:
@@ -95,6 +96,7 @@ class Subscriber(models.Model):
     on_released = models.BooleanField(Topic.RELEASED.label, default=True)
     on_rolled_back = models.BooleanField(Topic.ROLLED_BACK.label, default=True)
     on_notices = models.BooleanField(Topic.NOTICES.label, default=True)
+    on_status = models.BooleanField(Topic.STATUS.label, default=True)
     all_components = models.BooleanField(default=True)
     components = models.ManyToManyField(Component, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -235,6 +237,9 @@ class Message(models.Model):
         VERIFY = "subscription.verify", "Webhook verification"
         AUDIT_ANCHOR = "audit.anchor", "Audit log anchor"
         AUDIT_BROKEN = "audit.broken", "Audit log verification failed"
+        STATUS = "status.update", "Service status"
+        STATUS_OVERDUE = "status.overdue", "Incident update overdue"
+        STATUS_PROBE = "status.probe", "Incident opened by a probe"
 
     key = models.CharField(max_length=150, unique=True)
     kind = models.CharField(max_length=24, choices=Kind.choices)

@@ -1140,3 +1140,52 @@ def send_reminders(*, at: dt.datetime | None = None) -> int:
             )
         sent += message is not None
     return sent
+
+
+def on_status(incident, update, what: str) -> None:
+    """Plugged into status: announce each public step at once (subscribers of "status" for the
+    affected components; key-account contacts too for a major outage), chase late updates, and
+    tell Operations when a probe opened an incident. In the transaction of the step."""
+    from accounts.roles import OPERATIONS, SENIOR_MANAGEMENT
+    from status.models import Level
+
+    people = get_user_model().objects.filter(is_active=True)
+    if what in ("overdue_owner", "overdue_management"):
+        addresses = [incident.owner.email]
+        if what == "overdue_management":
+            addresses += people.filter(groups__name=SENIOR_MANAGEMENT).values_list(
+                "email", flat=True
+            )
+        queue(
+            key=f"status:{incident.pk}:{what}:{incident.next_update_by.isoformat()}",
+            kind=Kind.STATUS_OVERDUE,
+            content=messages.status_overdue(incident, what),
+            recipients=_emails(addresses),
+            at=timezone.now(),
+        )
+        return
+    if what == "opened" and incident.opened_automatically:
+        operations = people.filter(groups__name=OPERATIONS).values_list("email", flat=True)
+        queue(
+            key=f"status:{incident.pk}:probe",
+            kind=Kind.STATUS_PROBE,
+            content=messages.status_probe_opened(incident, update),
+            recipients=_emails([*operations, incident.owner.email]),
+            at=update.at,
+        )
+    if not incident.public:
+        return
+    recipients: dict[str, Recipient] = {}
+    for component in incident.components.all():
+        for recipient in _subscribers(Topic.STATUS, component.pk):
+            recipients[recipient.address] = recipient
+    found = list(recipients.values())
+    if update.impact == Level.MAJOR:
+        found += _contacts()  # key accounts hear of major outages directly
+    queue(
+        key=f"status:update:{update.pk}",
+        kind=Kind.STATUS,
+        content=messages.status_update(incident, update, what),
+        recipients=found,
+        at=update.at,
+    )

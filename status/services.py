@@ -26,7 +26,7 @@ from audit import services as audit
 from lib import text
 from releases import services as releases
 from releases.models import Component, Release
-from releases.windows import Hold, range_error, when
+from releases.windows import Hold, lasting, range_error, when
 from status.models import Incident, IncidentUpdate, Level, SupportContacts
 
 State = Incident.State
@@ -150,6 +150,31 @@ def _check_owner(owner, errors: dict):
     return owner
 
 
+def open_errors(
+    *, title, impact, components, body, state, next_update_by, owner, at
+) -> dict[str, str]:
+    """What is wrong with these values for a new incident (empty: nothing). Forms ask too."""
+    errors: dict[str, str] = {}
+    _check_title(title, errors)
+    _check_body(body, errors)
+    _check_impact(impact, errors)
+    _check_state(state, errors)
+    _check_promise(next_update_by, at, errors)
+    _check_components(components, errors)
+    _check_owner(owner, errors)
+    return errors
+
+
+def update_errors(*, body, state, impact, next_update_by, at) -> dict[str, str]:
+    """What is wrong with these values for an update (empty: nothing). Forms ask too."""
+    errors: dict[str, str] = {}
+    _check_body(body, errors)
+    _check_impact(impact, errors)
+    _check_state(state, errors)
+    _check_promise(next_update_by, at, errors)
+    return errors
+
+
 # --- The steps -------------------------------------------------------------------------------
 
 
@@ -194,16 +219,14 @@ def incident_open(
     at = at or timezone.now()
     if not automatic:
         _require_role(by)
-    errors: dict[str, str] = {}
-    title = _check_title(title, errors)
-    body = _check_body(body, errors)
-    _check_impact(impact, errors)
-    _check_state(state, errors)
-    _check_promise(next_update_by, at, errors)
-    components = _check_components(components, errors)
-    owner = _check_owner(owner, errors) or by
+    components = list(components or [])
+    errors = open_errors(
+        title=title, impact=impact, components=components, body=body, state=state,
+        next_update_by=next_update_by, owner=owner, at=at,
+    )  # fmt: skip
     if errors:
         raise IncidentInvalid(errors)
+    title, body, owner = title.strip(), body.strip(), owner or by
     with transaction.atomic():
         incident = Incident.objects.create(
             title=title,
@@ -243,13 +266,12 @@ def incident_update(
     """Post an update (and perhaps a new state or impact); it keeps or renews the promise."""
     at = at or timezone.now()
     _require_role(by)
-    errors: dict[str, str] = {}
-    body = _check_body(body, errors)
-    _check_impact(impact, errors)
-    _check_state(state, errors)
-    _check_promise(next_update_by, at, errors)
+    errors = update_errors(
+        body=body, state=state, impact=impact, next_update_by=next_update_by, at=at
+    )
     if errors:
         raise IncidentInvalid(errors)
+    body = body.strip()
     with transaction.atomic():
         incident = _locked(incident)
         if not incident.is_open:
@@ -275,8 +297,6 @@ def incident_update(
 
 
 def back_to_normal(incident: Incident, resolved_at: dt.datetime) -> str:
-    from releases.windows import lasting
-
     return (
         f"Back to normal: {incident.title} is resolved after "
         f"{lasting(resolved_at - incident.started_at)}."

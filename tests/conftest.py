@@ -44,6 +44,11 @@ def manager2(django_user_model):
 
 
 @pytest.fixture
+def operator(django_user_model):
+    return _user(django_user_model, "opal", roles.OPERATIONS, staff=True)
+
+
+@pytest.fixture
 def customer(django_user_model):
     return _user(django_user_model, "casey")
 
@@ -69,6 +74,11 @@ def engineer_api(engineer):
 @pytest.fixture
 def manager_api(manager):
     return _client_for(manager)
+
+
+@pytest.fixture
+def operator_api(operator):
+    return _client_for(operator)
 
 
 @pytest.fixture

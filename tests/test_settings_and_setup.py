@@ -140,13 +140,16 @@ def test_demo_is_idempotent_and_prints_the_password(settings):
         call_command("demo", stdout=out)
     assert "password: nightshift-demo" in out.getvalue()
     assert Component.objects.count() == 3
-    users = get_user_model().objects.filter(username__in=["engineer", "manager", "manager2"])
-    assert users.count() == 3 and all(u.is_staff for u in users)
+    users = get_user_model().objects.filter(
+        username__in=["engineer", "manager", "manager2", "operator"]
+    )
+    assert users.count() == 4 and all(u.is_staff for u in users)
     roles = {u.username: list(u.groups.values_list("name", flat=True)) for u in users}
     assert roles == {
         "engineer": ["Release engineers"],
         "manager": ["Senior management"],
         "manager2": ["Senior management"],
+        "operator": ["Operations"],
     }
     assert authenticate(username="manager2", password="nightshift-demo") is not None
     assert "already there" in out.getvalue()
@@ -169,7 +172,20 @@ def test_demo_is_idempotent_and_prints_the_password(settings):
     # The outbox shows what the demo's news would have sent, and none of it is sent.
     from notifications.models import Delivery
 
-    assert sorted(Delivery.objects.values_list("message__kind", "address", "status")) == [
+    # The resolved outage in the log: four steps, to status subscribers; the two major ones
+    # to the key account's contacts too.
+    from status.models import Incident
+
+    [outage] = Incident.objects.all()
+    assert outage.state == "resolved" and outage.updates.count() == 4
+    status_news = Delivery.objects.filter(message__kind="status.update")
+    assert Counter(status_news.values_list("address", flat=True)) == {
+        "reader@example.com": 4, "ops@example.com": 4,
+        "hank@globex.example": 2, "iris@globex.example": 2,
+    }  # fmt: skip
+    assert set(status_news.values_list("status", flat=True)) == {"skipped"}
+    others = Delivery.objects.exclude(message__kind="status.update")
+    assert sorted(others.values_list("message__kind", "address", "status")) == [
         ("approval.needed", "manager2@example.com", "skipped"),
         ("approval.needed", "manager@example.com", "skipped"),
         ("notice.published", "hank@globex.example", "skipped"),

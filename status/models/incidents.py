@@ -34,6 +34,13 @@ class Level(models.TextChoices):
 IMPACTS = [(value, label) for value, label in Level.choices if value != Level.OPERATIONAL]
 
 
+OPEN_STATES = [
+    ("investigating", "Investigating"),
+    ("identified", "Identified"),
+    ("monitoring", "Monitoring"),
+]
+
+
 class IncidentQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(state=Incident.State.RESOLVED)

@@ -34,13 +34,15 @@ USERS = [
     ("engineer", "Erin Engineer", roles.RELEASE_ENGINEERS),
     ("manager", "Morgan Manager", roles.SENIOR_MANAGEMENT),
     ("manager2", "Max Manager", roles.SENIOR_MANAGEMENT),
+    ("operator", "Opal Operator", roles.OPERATIONS),
 ]
 
 
 class Command(BaseCommand):
     help = (
         "Load demo data for development (DEBUG=1 only): components, releases and the users "
-        "engineer, manager and manager2. Safe to run again: what exists is left as it is, "
+        "engineer, manager, manager2 and operator, a resolved outage and the support contacts. "
+        "Safe to run again: what exists is left as it is, "
         "passwords included. It sends no e-mail: its messages are in the outbox, skipped."
     )
 
@@ -81,6 +83,7 @@ class Command(BaseCommand):
 
         before = Delivery.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         self._history(User.objects.get(username="engineer"))
+        self._status(User.objects.get(username="operator"), User.objects.get(username="manager"))
         # Demo news is history: nobody's mailbox (or terminal) should receive it.
         Delivery.objects.filter(pk__gt=before, status=Delivery.Status.PENDING).update(
             status=Delivery.Status.SKIPPED, last_error="Demo data: not sent."
@@ -114,6 +117,63 @@ class Command(BaseCommand):
             email="ops@example.com",
             defaults={"channel": "email", "confirmed_at": now, "on_items": False},
         )
+
+    def _status(self, operator, manager):
+        """The support contacts, and last month's outage in the log, resolved."""
+        from status import services as status
+        from status.models import Incident, SupportContacts
+
+        if not (roles.is_senior_manager(manager) and status.may_run_incidents(operator)):
+            return  # demo users that predate their roles: their accounts are left alone
+        if not SupportContacts.objects.exists():
+            status.support_contacts_save(
+                by=manager,
+                values={
+                    "forum_url": "https://forum.example.com/c/developers",
+                    "private_email": "solutions@example.com",
+                    "emergency_email": "emergency@example.com",
+                    "emergency_phone": "+1 555 0100",
+                    "sales_email": "sales@example.com",
+                },
+            )
+        if Incident.objects.exists():
+            return
+        began = (timezone.now() - dt.timedelta(days=20)).replace(minute=12, second=0)
+        api = Component.objects.get(slug="items-api")
+        outage = status.incident_open(
+            title="Item API writes failing",
+            impact="major_outage",
+            components=[api],
+            body="Writes to the Item API fail with 503. We are investigating.",
+            by=operator,
+            at=began,
+            next_update_by=began + dt.timedelta(minutes=30),
+        )
+        status.incident_update(
+            incident=outage,
+            body="A database failover left the write pool pointing at the old primary; "
+            "reconnecting it now.",
+            state="identified",
+            by=operator,
+            at=began + dt.timedelta(minutes=21),
+            next_update_by=began + dt.timedelta(minutes=51),
+        )
+        status.incident_update(
+            incident=outage,
+            body="Writes succeed again; we are watching error rates.",
+            state="monitoring",
+            impact="degraded_performance",
+            by=operator,
+            at=began + dt.timedelta(minutes=47),
+            next_update_by=began + dt.timedelta(minutes=77),
+        )
+        status.incident_resolve(
+            incident=outage,
+            body="Error rates are back to their usual level.",
+            by=operator,
+            at=began + dt.timedelta(minutes=75),
+        )
+        self.stdout.write("Demo outage: one resolved incident, in the outage log /status/history/.")
 
     def _history(self, engineer):
         """A few months of releases, driven through the services at past instants."""

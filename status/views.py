@@ -1,0 +1,100 @@
+"""The public status pages: no login, no JavaScript, conditional GET like the rest of the site."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import connection
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import condition, require_safe
+
+from releases import selectors as release_selectors
+from releases.models import RulesRevision
+from status import selectors
+from status.models import Incident, IncidentUpdate, SupportContacts
+
+
+def status_version(now) -> str:
+    """Changes whenever a status page may: an update, an incident edit, the contacts, the
+    rules (the next window shown), a window opening or closing, or a new probe sample."""
+    updates, incidents = IncidentUpdate._meta.db_table, Incident._meta.db_table
+    support, revision = SupportContacts._meta.db_table, RulesRevision._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX(id) FROM {updates}), "  # noqa: S608 - model names
+            f"(SELECT COALESCE(SUM(version), 0) FROM {incidents}), "
+            f"(SELECT MAX(updated_at) FROM {support}), "
+            f"(SELECT token FROM {revision} WHERE id = 1)"
+            + "".join(f", ({sql})" for sql in _extra_version_sql()),
+        )
+        parts = [str(value) for value in cursor.fetchone()]
+    parts.append(str(release_selectors.last_window_change(now)))
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
+
+
+def _extra_version_sql() -> list[str]:
+    return []
+
+
+def _etag(request, *args, **kwargs) -> str:
+    request.now = timezone.now()
+    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:12]
+    return f'"{status_version(request.now)}-{path}"'
+
+
+public_status = condition(etag_func=_etag)
+
+
+def _now(request):
+    return getattr(request, "now", None) or timezone.now()
+
+
+@require_safe
+@public_status
+def status_page(request):
+    """Each component now, open incidents with their latest update, and the support contacts."""
+    now = _now(request)
+    statuses = selectors.component_statuses(now)
+    return render(
+        request,
+        "status/status.html",
+        {
+            "now": now,
+            "statuses": statuses,
+            "overall": selectors.overall(statuses),
+            "incidents": selectors.open_incidents(),
+            "support": SupportContacts.current(),
+        },
+    )
+
+
+@require_safe
+@public_status
+def history(request):
+    """The outage log: every public incident of the last twelve months, by month."""
+    now = _now(request)
+    return render(
+        request,
+        "status/history.html",
+        {"months": selectors.history(now=now), "support": SupportContacts.current()},
+    )
+
+
+@require_safe
+@public_status
+def incident_detail(request, pk: int):
+    incidents = selectors.with_updates(Incident.objects.public())
+    incident = get_object_or_404(incidents, pk=pk)
+    return render(
+        request,
+        "status/incident.html",
+        {"incident": incident, "now": _now(request), "support": SupportContacts.current()},
+    )
+
+
+@require_safe
+@public_status
+def support(request):
+    """Who to write to or call, and how fast they answer (edited by senior management)."""
+    return render(request, "status/support.html", {"support": SupportContacts.current()})
