@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import widgets
 from django.db import models
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -23,9 +24,10 @@ from status.models.incidents import OPEN_STATES
 
 def _promise_field(request) -> forms.DateTimeField:
     label = zone_label(named(desk_zone(request.user)))
-    return forms.DateTimeField(
+    return forms.SplitDateTimeField(
         label=f"Next update by ({label})",
         required=False,
+        widget=widgets.AdminSplitDateTime,
         help_text="Promise customers the next update; if it is late, you are told, then "
         "senior management.",
     )
@@ -45,6 +47,7 @@ class OpenIncidentForm(forms.ModelForm):
         self.fields["state"].choices = OPEN_STATES
         self.fields["owner"].required = False
         self.fields["owner"].help_text = "Leave empty to own it yourself."
+        self.fields["owner"].queryset = services.incident_runners()
 
     def clean(self):
         cleaned = super().clean()

@@ -445,12 +445,18 @@ def outage_holds() -> list[Hold]:
     return found
 
 
-def operations_and_engineers():
-    """Who is told when a probe opens an incident on its own."""
+def incident_runners():
+    """The active people who may open, update and own incidents."""
+    from django.db.models import Q
+
     return (
         get_user_model()
-        .objects.filter(groups__name__in=[roles.OPERATIONS], is_active=True)
+        .objects.filter(
+            Q(is_superuser=True) | Q(groups__name__in=[roles.RELEASE_ENGINEERS, roles.OPERATIONS]),
+            is_active=True,
+        )
         .distinct()
+        .order_by("username")
     )
 
 
