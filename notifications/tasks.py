@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from notifications import services
-from releases import services as releases
 
 
 def deliver(delivery_ids: list[int]) -> dict[str, int]:
@@ -25,6 +24,5 @@ def scheduled_work() -> dict[str, int]:
     return {
         "items_announced": services.announce_items(),
         "reminders": services.send_reminders(),
-        "missed_windows": releases.flag_missed_windows(),
         "unverified_webhooks_expired": services.expire_unverified_webhooks(),
     }

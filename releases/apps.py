@@ -9,11 +9,12 @@ class ReleasesConfig(AppConfig):
         from django.conf import settings
 
         from audit import services as audit
-        from lib import zones
+        from lib import checks, zones
         from releases import signals
         from releases.models import ReleaseEvent
 
         signals.connect()
+        assert checks.schedules_resolve  # registered on import: every schedule's task exists
         # Refusals and traces give local time and UTC; a desk request may choose another zone.
         zones.configure(settings.DISPLAY_TIME_ZONE)
         # Every timeline event is a governed fact (releases.services.record_event logs it).

@@ -287,3 +287,18 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status  # a zombie has exited
+
+
+@pytest.mark.django_db
+def test_every_schedule_runs_a_task_that_exists_and_a_broken_one_is_reported():
+    from django_q.models import Schedule
+
+    from lib.checks import schedules_resolve
+
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert {"releases: flag missed windows", "status: chase late incident updates"} <= names
+    assert schedules_resolve(databases=["default"]) == []
+    Schedule.objects.create(name="renamed", func="notifications.tasks.gone", minutes=1)
+    [error] = schedules_resolve(databases=["default"])
+    assert error.id == "nightshift.E001"
+    assert "'renamed' runs 'notifications.tasks.gone'" in error.msg

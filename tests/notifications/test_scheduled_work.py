@@ -11,6 +11,7 @@ from django_q.models import Schedule
 from notifications import services, tasks
 from notifications.models import Message
 from releases import services as releases
+from releases import tasks as release_tasks
 from releases.models import ReleaseEvent
 from tests.conftest import NOW, WED_WINDOW
 
@@ -63,9 +64,10 @@ def test_a_release_whose_window_passes_without_starting_is_flagged_once_to_its_o
     release = make_release()
     releases.release_announce(release=release, by=engineer, at=NOW)
     window_end = WED_WINDOW + dt.timedelta(hours=3)
-    assert run(window_end - dt.timedelta(minutes=1))["missed_windows"] == 0
-    assert run(window_end)["missed_windows"] == 1
-    assert run(window_end + dt.timedelta(hours=1))["missed_windows"] == 0
+    missed = release_tasks.flag_missed_windows
+    assert run(window_end - dt.timedelta(minutes=1), missed) == 0
+    assert run(window_end, missed) == 1
+    assert run(window_end + dt.timedelta(hours=1), missed) == 0
     [event] = ReleaseEvent.objects.filter(action="missed_window")
     assert event.release == release and event.actor is None
     assert event.details["window_end"] == window_end.isoformat()
@@ -76,7 +78,7 @@ def test_a_release_whose_window_passes_without_starting_is_flagged_once_to_its_o
 
 def test_a_rescheduled_release_that_misses_again_is_flagged_again(make_release, engineer, run):
     release = make_release()
-    run(WED_WINDOW + dt.timedelta(hours=3))
+    run(WED_WINDOW + dt.timedelta(hours=3), release_tasks.flag_missed_windows)
     thursday = WED_WINDOW + dt.timedelta(days=1)
     releases.release_update(
         release=release,
@@ -84,7 +86,7 @@ def test_a_rescheduled_release_that_misses_again_is_flagged_again(make_release, 
         at=WED_WINDOW + dt.timedelta(hours=4),
         scheduled_start=thursday,
     )
-    assert run(thursday + dt.timedelta(hours=3))["missed_windows"] == 1
+    assert run(thursday + dt.timedelta(hours=3), release_tasks.flag_missed_windows) == 1
     assert ReleaseEvent.objects.filter(action="missed_window").count() == 2
 
 
