@@ -26,9 +26,10 @@ from accounts import roles
 from approvals import messages
 from approvals.models import ApprovalDecision, ApprovalRequest
 from audit import services as audit
+from lib.errors import Invalid
 from releases import guards
 from releases.models import Release, ReleaseEvent
-from releases.services import record_event, release_publicity
+from releases.services import record_note, release_publicity
 from releases.windows import iso_utc, lasting, when
 
 Status = ApprovalRequest.Status
@@ -45,12 +46,8 @@ class ApprovalRefused(Exception):
         super().__init__(detail)
 
 
-class ApprovalInvalid(Exception):
-    """Bad input, by field name."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+class ApprovalInvalid(Invalid):
+    """An approval request cannot be written so."""
 
 
 def fingerprint(release: Release, slot_start: dt.datetime, slot_end: dt.datetime) -> str:
@@ -146,13 +143,11 @@ def request_create(
                 "request_exists",
                 "This release already has a pending or approved request; withdraw it first.",
             ) from None
-        record_event(
+        record_note(
             locked,
             action="approval_requested",
             by=by,
             at=at,
-            from_state=locked.state,
-            to_state=locked.state,
             details={
                 "request": request.pk,
                 "urgency": urgency,
@@ -188,13 +183,11 @@ def _settle(request: ApprovalRequest, status: str, *, by, at: dt.datetime, detai
     release = request.release
     # An authorization granted or gone changes when customers may see the release.
     release_publicity(release=release, at=at)
-    record_event(
+    record_note(
         release,
         action=f"approval_{status}",
         by=by,
         at=at,
-        from_state=release.state,
-        to_state=release.state,
         details={"request": request.pk, **details},
     )
 
@@ -278,13 +271,11 @@ def request_decide(
                 after=audit.snapshot(decision),
             )
             release = request.release
-            record_event(
+            record_note(
                 release,
                 action="approval_decision",
                 by=by,
                 at=at,
-                from_state=release.state,
-                to_state=release.state,
                 details={"request": request.pk, "verdict": verdict, "comment": comment},
             )
             approvals = request.decisions.filter(verdict=ApprovalDecision.Verdict.APPROVE).count()

@@ -14,10 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import services as audit
+from lib.errors import Invalid
 from notes.models import REQUIRED_TO_PUBLISH, AdvanceNotice, NoticeRevision
 from releases.guards import NoticeFacts
 from releases.models import Release, ReleaseEvent
-from releases.services import record_event
+from releases.services import record_note
 from releases.templatetags.instants import local_and_utc
 from releases.windows import get_zone
 
@@ -48,12 +49,8 @@ LABELS = {
 }
 
 
-class NoticeInvalid(Exception):
-    """Bad input, by field name."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+class NoticeInvalid(Invalid):
+    """A notice cannot be written so."""
 
 
 class NoticeRefused(Exception):
@@ -117,13 +114,11 @@ def notice_create(
         audit.record(
             action="notice.created", subject=notice, actor=by, at=at, after=audit.snapshot(notice)
         )
-        record_event(
+        record_note(
             release,
             action="notice_drafted",
             by=by,
             at=at,
-            from_state=release.state,
-            to_state=release.state,
             details={"notice": notice.pk},
         )
     return notice
@@ -187,13 +182,11 @@ def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, *
                 at=at,
                 after=audit.snapshot(revision),
             )
-            record_event(
+            record_note(
                 notice.release,
                 action="notice_revised",
                 by=by,
                 at=at,
-                from_state=notice.release.state,
-                to_state=notice.release.state,
                 details={"notice": notice.pk, "changes": sentences},
             )
     return notice
@@ -246,13 +239,11 @@ def notice_publish(*, notice: AdvanceNotice, by, at: dt.datetime | None = None) 
             at=at,
             after=audit.snapshot(revision),
         )
-        record_event(
+        record_note(
             notice.release,
             action="notice_published",
             by=by,
             at=at,
-            from_state=notice.release.state,
-            to_state=notice.release.state,
             details={"notice": notice.pk, "lead_days": lead_time(notice.impact_level).days},
         )
     return notice
@@ -275,13 +266,11 @@ def _close(notice: AdvanceNotice, status: str, *, by, at: dt.datetime | None) ->
             before={"status": before},
             after={"status": status},
         )
-        record_event(
+        record_note(
             notice.release,
             action=f"notice_{status}",
             by=by,
             at=at,
-            from_state=notice.release.state,
-            to_state=notice.release.state,
             details={"notice": notice.pk},
         )
     return notice

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts import ratelimit, roles
+from lib.errors import Invalid
 from lib.text import one_line
 from notes.models import AdvanceNotice
 from notifications import messages, webhooks
@@ -59,12 +60,8 @@ log = logging.getLogger(__name__)
 Kind = Message.Kind
 
 
-class SubscriptionInvalid(Exception):
-    """Bad subscription input, by field name."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+class SubscriptionInvalid(Invalid):
+    """A subscription cannot be made so."""
 
 
 class SubscriptionThrottled(SubscriptionInvalid):

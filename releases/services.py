@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts import roles
 from audit import services as audit
+from lib.errors import Invalid
 from releases import guards, selectors
 from releases.models import (
     Component,
@@ -57,12 +58,8 @@ class StaleRelease(Exception):
     """The release changed since the version the client edited (If-Match)."""
 
 
-class ReleaseInvalid(Exception):
-    """Bad input, by field name."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+class ReleaseInvalid(Invalid):
+    """A release cannot be written so."""
 
 
 # --- Extension points for the other apps (registered from their AppConfig.ready) -------------
@@ -163,6 +160,21 @@ def record_event(
 
 
 # --- Transitions ---------------------------------------------------------------------------------
+
+
+def record_note(
+    release: Release, *, action: str, by, at: dt.datetime, details: dict | None = None
+) -> ReleaseEvent:
+    """A timeline entry that moves no state (an approval asked, a notice revised, a strand)."""
+    return record_event(
+        release,
+        action=action,
+        by=by,
+        at=at,
+        from_state=release.state,
+        to_state=release.state,
+        details=details,
+    )
 
 
 def _transition(
@@ -371,13 +383,11 @@ def flag_missed_windows(*, at: dt.datetime | None = None) -> int:
             locked = Release.objects.select_for_update().get(pk=release.pk)
             if locked.state != release.state or locked.scheduled_start != release.scheduled_start:
                 continue  # it moved meanwhile
-            record_event(
+            record_note(
                 locked,
                 action="missed_window",
                 by=None,
                 at=at,
-                from_state=locked.state,
-                to_state=locked.state,
                 details={"scheduled_start": start, "window_end": end.isoformat()},
             )
         flagged += 1
@@ -393,13 +403,11 @@ def release_strand(
         locked = Release.objects.select_for_update().get(pk=release.pk)
         locked.stranded_at = at
         locked.save(update_fields=["stranded_at", "updated_at"])
-        record_event(
+        record_note(
             locked,
             action="stranded",
             by=by,
             at=at,
-            from_state=locked.state,
-            to_state=locked.state,
             details={
                 "rule_change": rule_change,
                 "why": why,
@@ -586,13 +594,11 @@ def release_update(
                 {"version": f"{locked.component.slug} already has a release {locked.version}."}
             ) from None
         action = "rescheduled" if SCHEDULE_FIELDS & set(changed) else "edited"
-        record_event(
+        record_note(
             locked,
             action=action,
             by=by,
             at=at,
-            from_state=locked.state,
-            to_state=locked.state,
             details=details,
         )
         # After the hooks: they may have voided an authorization that made it public.

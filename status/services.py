@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts import roles
 from audit import services as audit
 from lib import text
+from lib.errors import Invalid
 from releases import services as releases
 from releases.models import Component, Release
 from releases.windows import Hold, lasting, range_error, when
@@ -33,12 +34,8 @@ State = Incident.State
 INCIDENT_OPEN = "incident_open"  # the gate's and the start guard's reason code
 
 
-class IncidentInvalid(Exception):
-    """Bad input, by field name."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+class IncidentInvalid(Invalid):
+    """An incident cannot be written so."""
 
 
 class IncidentRefused(Exception):
