@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from accounts.services import apikey_create
 from notes import services as notices
 from releases import services
-from tests.conftest import NOW, WED_WINDOW, utc
+from tests.helpers import NOW, WED_WINDOW, utc
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 # Schema-valid is not rule-valid: a release outside every window, a duplicate version, a notice

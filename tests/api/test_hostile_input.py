@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from notes.models import AdvanceNotice
 from releases.models import Component, Freeze, Release, ReleaseItem, WindowPolicy
-from tests.conftest import NOW, utc
+from tests.helpers import NOW, utc
 
 pytestmark = pytest.mark.django_db
 RANGE = "Nightshift supports dates from 1970-01-01 up to 2199-12-31"

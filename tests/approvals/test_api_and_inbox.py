@@ -7,14 +7,12 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group
 from django.db import connection
-from rest_framework.test import APIClient
 
-from accounts.services import apikey_create
 from approvals import services
 from approvals.models import ApprovalDecision, ApprovalRequest
 from releases import services as releases
-from tests.conftest import NOW, ask, postgres_only, threaded_db, utc
-from tests.conftest import SLOT as SLOT_RANGE
+from tests.helpers import NOW, ask, client_for, postgres_only, threaded_db, utc
+from tests.helpers import SLOT as SLOT_RANGE
 
 pytestmark = pytest.mark.django_db
 SLOT = {"slot_start": "2026-12-01T06:00:00-08:00", "slot_end": "2026-12-01T08:00:00-08:00"}
@@ -33,13 +31,6 @@ def urgent(make_release, engineer):
         kind="exceptional", version="3.9.1", scheduled_start=utc(2026, 12, 1, 14, 30)
     )
     return releases.release_announce(release=release, by=engineer, at=NOW)
-
-
-def client_for(user):
-    client = APIClient()
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {apikey_create(user=user, name='t')[1]}")
-    return client
 
 
 def test_asking_over_the_api(engineer_api, urgent):

@@ -14,7 +14,7 @@ from approvals import services
 from approvals.models import ApprovalRequest
 from notifications.models import Delivery
 from releases import services as releases
-from tests.conftest import IN_SLOT, NOW, SLOT, ask, utc
+from tests.helpers import IN_SLOT, NOW, SLOT, ask, utc
 
 pytestmark = pytest.mark.django_db
 

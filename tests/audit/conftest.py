@@ -7,17 +7,17 @@ import pytest
 from accounts import roles
 from audit import services as audit
 from audit.models import Entry
-from tests.conftest import WED_WINDOW, _client_for, _user
+from tests.helpers import WED_WINDOW, client_for, make_user
 
 
 @pytest.fixture
 def auditor(django_user_model):
-    return _user(django_user_model, "ada", roles.AUDITORS)
+    return make_user(django_user_model, "ada", roles.AUDITORS)
 
 
 @pytest.fixture
 def auditor_api(auditor):
-    return _client_for(auditor)
+    return client_for(auditor)
 
 
 @pytest.fixture

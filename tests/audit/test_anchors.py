@@ -12,7 +12,7 @@ from audit import services as audit
 from audit.models import Anchor, Entry
 from notifications.models import Delivery, Message
 from releases.models import ReleaseEvent
-from tests.conftest import NOW, utc
+from tests.helpers import NOW, utc
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from accounts.services import apikey_create
 from audit import services as audit
 from audit.models import GENESIS, Entry, Head
 from tests.audit.conftest import last, problems
-from tests.conftest import NOW
+from tests.helpers import NOW
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from accounts.services import apikey_create
 from audit import services as audit
 from audit.models import Entry
-from tests.conftest import NOW, postgres_only, threaded_db
+from tests.helpers import NOW, postgres_only, threaded_db
 
 pytestmark = [postgres_only, threaded_db]
 

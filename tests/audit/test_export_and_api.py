@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from accounts.services import apikey_create
 from audit import services as audit
 from audit.models import Entry
-from tests.conftest import utc
+from tests.helpers import utc
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/audit/"

@@ -12,7 +12,7 @@ from notes.models import AdvanceNotice, NoticeRevision
 from releases import services as releases
 from releases.models import ReleaseEvent
 from tests.audit.conftest import problems
-from tests.conftest import IN_SLOT, NOW, SLOT, ask, utc
+from tests.helpers import IN_SLOT, NOW, SLOT, ask, utc
 
 pytestmark = pytest.mark.django_db
 FAR_WINDOW = utc(2027, 1, 6, 8, 15)

@@ -14,7 +14,7 @@ from audit import services as audit
 from audit.models import Anchor, Entry, Head
 from releases.models import ReleaseEvent
 from tests.audit.conftest import last, problems
-from tests.conftest import IN_SLOT, NOW, ask
+from tests.helpers import IN_SLOT, NOW, ask
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from notifications.models import CustomerAccount, Delivery, Subscriber
 from releases.models import Component, Freeze, Release, WindowPolicy
 from rules.models import RuleChange
 from tests.browser.test_public_site_in_chromium import BROWSER_DB, browser, shot
-from tests.conftest import utc
+from tests.helpers import utc
 
 __all__ = ["browser"]  # fixture
 MONDAY = utc(2026, 11, 30, 18)  # Monday 30 November, 10:00 Pacific

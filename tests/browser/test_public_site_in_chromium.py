@@ -17,7 +17,7 @@ import pytest
 
 from notes import services as notices
 from releases import services
-from tests.conftest import utc
+from tests.helpers import utc
 from tests.notes.xss_vectors import VECTORS
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

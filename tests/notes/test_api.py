@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from releases import services
-from tests.conftest import NOW, WED_WINDOW, utc
+from tests.helpers import NOW, WED_WINDOW, utc
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from approvals import services as approvals
 from notes import services
 from notes.models import AdvanceNotice
 from releases import services as releases
-from tests.conftest import NOW, ask, utc
+from tests.helpers import NOW, ask, utc
 
 pytestmark = pytest.mark.django_db
 FAR_WINDOW = utc(2027, 1, 6, 8, 15)  # a Wednesday window five weeks after NOW

@@ -10,7 +10,7 @@ from approvals import services as approvals
 from notes import services as notices
 from releases import services
 from releases.models import Freeze
-from tests.conftest import IN_SLOT, NOW, WED_WINDOW, ask, utc
+from tests.helpers import IN_SLOT, NOW, WED_WINDOW, ask, utc
 
 pytestmark = pytest.mark.django_db
 # Thursday in the window: Wednesday's release shipped, Thursday's announced one is public.

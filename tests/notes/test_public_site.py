@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from notes import services as notices
 from releases import services
-from tests.conftest import NOW, WED_WINDOW, utc
+from tests.helpers import NOW, WED_WINDOW, utc
 from tests.notes.test_rendering import assert_nothing_runs
 from tests.notes.xss_vectors import VECTORS
 

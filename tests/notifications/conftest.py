@@ -6,7 +6,7 @@ import time_machine
 from django.utils import timezone
 
 from notifications.models import Contact, CustomerAccount, Subscriber
-from tests.conftest import NOW
+from tests.helpers import NOW
 from tests.notifications import sink as sinks
 
 

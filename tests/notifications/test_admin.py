@@ -6,7 +6,7 @@ from django.core import mail
 from notifications import services
 from notifications.messages import Content
 from notifications.models import Delivery
-from tests.conftest import NOW
+from tests.helpers import NOW
 
 pytestmark = pytest.mark.django_db
 

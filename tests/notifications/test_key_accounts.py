@@ -11,7 +11,7 @@ from notes import services as notes
 from notes.models import AdvanceNotice
 from notifications import services
 from notifications.models import Acknowledgement, Contact, Delivery
-from tests.conftest import NOW, utc
+from tests.helpers import NOW, utc
 from tests.notes.test_notices import COMPLETE, FAR_WINDOW
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from notifications import services, webhooks
 from notifications.messages import Content
 from notifications.models import Delivery, Message
 from releases import services as releases
-from tests.conftest import NOW, WED_WINDOW, postgres_only, threaded_db
+from tests.helpers import NOW, WED_WINDOW, postgres_only, threaded_db
 
 pytestmark = pytest.mark.django_db
 START, DONE = WED_WINDOW + dt.timedelta(minutes=5), WED_WINDOW + dt.timedelta(minutes=40)

@@ -13,7 +13,7 @@ from notifications.models import Message
 from releases import services as releases
 from releases import tasks as release_tasks
 from releases.models import ReleaseEvent
-from tests.conftest import NOW, WED_WINDOW
+from tests.helpers import NOW, WED_WINDOW
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from notifications import services
 from notifications.models import Delivery, Subscriber
-from tests.conftest import NOW, threaded_db
+from tests.helpers import NOW, threaded_db
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from notifications import services, tasks, webhooks
 from notifications.messages import Content
 from notifications.models import Delivery, Message, Subscriber
-from tests.conftest import NOW
+from tests.helpers import NOW
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from releases import services
 from releases.models import Release, ReleaseItem
-from tests.conftest import NOW, WED_WINDOW, postgres_only, threaded_db
+from tests.helpers import NOW, WED_WINDOW, postgres_only, threaded_db
 
 pytestmark = pytest.mark.django_db
 RELEASES = "/api/v1/releases/"

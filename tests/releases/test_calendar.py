@@ -11,7 +11,7 @@ from approvals import services as approvals
 from notes import services as notices
 from releases import calendar, services
 from releases.models import Freeze, Release
-from tests.conftest import IN_SLOT, NOW, WED_WINDOW, ask, utc
+from tests.helpers import IN_SLOT, NOW, WED_WINDOW, ask, utc
 
 pytestmark = pytest.mark.django_db
 PACIFIC = ZoneInfo("America/Los_Angeles")

@@ -10,7 +10,7 @@ from releases import selectors
 from releases.models import Component, Freeze, RulesRevision, WindowPolicy
 from releases.serializers import DecisionSerializer, decision_payload
 from releases.services import rules_changed
-from tests.conftest import utc
+from tests.helpers import utc
 
 pytestmark = pytest.mark.django_db
 GATE = "/api/v1/gate/"

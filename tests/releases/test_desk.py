@@ -9,7 +9,7 @@ import time_machine
 from lib.instants import zone_label
 from releases import services
 from releases.models import Freeze, Release, ReleaseItem
-from tests.conftest import NOW, WED_WINDOW, utc
+from tests.helpers import NOW, WED_WINDOW, utc
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/releases/release/"

@@ -6,7 +6,7 @@ import pytest
 
 from releases import guards, services
 from releases.models import AppendOnly, Component, Freeze, Release, ReleaseEvent, ReleaseItem
-from tests.conftest import NOW, WED_WINDOW, utc
+from tests.helpers import NOW, WED_WINDOW, utc
 
 pytestmark = pytest.mark.django_db
 IN_WED_WINDOW = WED_WINDOW + dt.timedelta(minutes=30)

@@ -16,7 +16,7 @@ from notifications import services as outbox
 from notifications.models import Contact, CustomerAccount, Delivery, Message
 from releases import services
 from releases.models import Release, ReleaseEvent, ReleaseItem
-from tests.conftest import NOW, SLOT, WED_WINDOW, ask, utc
+from tests.helpers import NOW, SLOT, WED_WINDOW, ask, utc
 
 pytestmark = pytest.mark.django_db
 

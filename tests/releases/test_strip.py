@@ -10,7 +10,7 @@ import time_machine
 
 from releases import services, strip
 from releases.selectors import window_calendar
-from tests.conftest import IN_SLOT, NOW, WED_WINDOW, utc
+from tests.helpers import IN_SLOT, NOW, WED_WINDOW, utc
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/releases/release/"

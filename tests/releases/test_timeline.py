@@ -6,7 +6,7 @@ import pytest
 
 from approvals import services as approvals
 from releases import services, timeline
-from tests.conftest import NOW, SLOT, WED_WINDOW, ask
+from tests.helpers import NOW, SLOT, WED_WINDOW, ask
 
 pytestmark = pytest.mark.django_db
 IN_WINDOW = WED_WINDOW + dt.timedelta(minutes=10)

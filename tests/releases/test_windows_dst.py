@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from releases.windows import Policy, Reason, Recurrence, WindowCalendar
-from tests.conftest import utc
+from tests.helpers import utc
 
 
 def daily(zone: str, start: dt.time, minutes: int, since=dt.date(2026, 1, 1)) -> WindowCalendar:

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from releases.windows import Freeze, Interval, Policy, Reason, Recurrence, WindowCalendar
-from tests.conftest import utc
+from tests.helpers import utc
 
 LA = "America/Los_Angeles"
 

@@ -15,7 +15,7 @@ from releases import services as releases
 from releases.models import Component, Freeze, Release, WindowPolicy
 from rules import services
 from rules.models import RuleChange
-from tests.conftest import NOW, SLOT, WED_WINDOW, ask, utc
+from tests.helpers import NOW, SLOT, WED_WINDOW, ask, utc
 
 pytestmark = pytest.mark.django_db
 FRIDAY_1138_PT = utc(2026, 11, 27, 19, 38)

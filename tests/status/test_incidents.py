@@ -11,7 +11,7 @@ from notifications.models import Contact, CustomerAccount, Delivery, Message, Su
 from releases import services as releases
 from status import services
 from status.models import Incident
-from tests.conftest import IN_SLOT, NOW, WED_WINDOW, ask, utc
+from tests.helpers import IN_SLOT, NOW, WED_WINDOW, ask, utc
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from status import services
-from tests.conftest import NOW, utc
+from tests.helpers import NOW, utc
 
 pytestmark = pytest.mark.django_db
 
