@@ -41,7 +41,7 @@ def _ratio(up, samples) -> float | None:
     return up / samples if samples else None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Bar:
     """One UTC day of a 90-day strip: the uptime fraction, or None for "no data"."""
 
@@ -70,7 +70,7 @@ class Bar:
         return f"{self.date:%a %d %b %Y}: {percent(self.uptime)} up ({self.samples} samples)"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LatencyPoint:
     """One UTC hour: median and 95th percentile latency of successful answers, or None."""
 
