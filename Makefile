@@ -42,6 +42,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/public.py
 	$(PY) bench/fanout.py
 	$(PY) bench/audit.py
+	$(PY) bench/status.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

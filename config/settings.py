@@ -292,6 +292,11 @@ NOTICE_LEAD_DAYS = {
 # Status: when a promised incident update is late, its owner is told at once and senior
 # management this many minutes later (the guide: escalated "within minutes").
 STATUS_ESCALATE_AFTER_MINUTES = env_int("STATUS_ESCALATE_AFTER_MINUTES", 10, minimum=1)
+# Probes (docs/probes.md): consecutive failures that open an incident when a probe does not say,
+# how many probes are asked at once, and how many days raw samples are kept (rollups: forever).
+PROBE_FAILURES_TO_OPEN = env_int("PROBE_FAILURES_TO_OPEN", 3, minimum=1)
+PROBE_CONCURRENCY = env_int("PROBE_CONCURRENCY", 4, minimum=1)
+PROBE_KEEP_DAYS = env_int("PROBE_KEEP_DAYS", 30, minimum=1)
 
 # Notifications: the outbox and its deliveries (see the README, "Notifications").
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)

@@ -17,7 +17,10 @@ from lib.instants import html as instant
 from lib.instants import zone_label
 from lib.zones import named
 from notes.rendering import render_markdown
-from status import services
+from status import (
+    admin_probes,  # noqa: F401 - registers the probes' admin
+    services,
+)
 from status.models import Incident, SupportContacts
 from status.models.incidents import OPEN_STATES
 

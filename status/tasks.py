@@ -6,3 +6,10 @@ from status import services
 def escalate_overdue() -> int:
     """Every minute: chase incidents whose promised update is late."""
     return services.escalate_overdue()
+
+
+def run_due_probes() -> int:
+    """Every minute: ask the probes whose interval has passed; record what they find."""
+    from status import probing
+
+    return probing.run_due_probes()

@@ -12,7 +12,7 @@ from django.views.decorators.http import condition, require_safe
 from releases import selectors as release_selectors
 from releases.models import RulesRevision
 from status import selectors
-from status.models import Incident, IncidentUpdate, SupportContacts
+from status.models import Incident, IncidentUpdate, Probe, ProbeSample, SupportContacts
 
 
 def status_version(now) -> str:
@@ -20,21 +20,18 @@ def status_version(now) -> str:
     rules (the next window shown), a window opening or closing, or a new probe sample."""
     updates, incidents = IncidentUpdate._meta.db_table, Incident._meta.db_table
     support, revision = SupportContacts._meta.db_table, RulesRevision._meta.db_table
+    samples, probes = ProbeSample._meta.db_table, Probe._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT MAX(id) FROM {updates}), "  # noqa: S608 - model names
             f"(SELECT COALESCE(SUM(version), 0) FROM {incidents}), "
             f"(SELECT MAX(updated_at) FROM {support}), "
-            f"(SELECT token FROM {revision} WHERE id = 1)"
-            + "".join(f", ({sql})" for sql in _extra_version_sql()),
+            f"(SELECT token FROM {revision} WHERE id = 1), "
+            f"(SELECT MAX(id) FROM {samples}), (SELECT COUNT(*) FROM {probes})"
         )
         parts = [str(value) for value in cursor.fetchone()]
     parts.append(str(release_selectors.last_window_change(now)))
     return hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
-
-
-def _extra_version_sql() -> list[str]:
-    return []
 
 
 def _etag(request, *args, **kwargs) -> str:
@@ -64,6 +61,7 @@ def status_page(request):
             "statuses": statuses,
             "overall": selectors.overall(statuses),
             "incidents": selectors.open_incidents(),
+            "probes": selectors.probe_dashboard(now),
             "support": SupportContacts.current(),
         },
     )
