@@ -13,3 +13,10 @@ def run_due_probes() -> int:
     from status import probing
 
     return probing.run_due_probes()
+
+
+def prune_samples() -> int:
+    """Every six hours: raw probe samples older than PROBE_KEEP_DAYS go; rollups stay."""
+    from status import probing
+
+    return probing.prune()

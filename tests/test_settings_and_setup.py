@@ -178,6 +178,12 @@ def test_demo_is_idempotent_and_prints_the_password(settings):
 
     [outage] = Incident.objects.all()
     assert outage.state == "resolved" and outage.updates.count() == 4
+    from status.models import Probe  # live probes of the demo server itself
+
+    assert sorted(Probe.objects.values_list("url", flat=True)) == [
+        "http://127.0.0.1:8000/api/v1/gate/?component=items-api",
+        "http://127.0.0.1:8000/healthz",
+    ]
     status_news = Delivery.objects.filter(message__kind="status.update")
     assert Counter(status_news.values_list("address", flat=True)) == {
         "reader@example.com": 4, "ops@example.com": 4,

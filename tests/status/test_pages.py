@@ -84,3 +84,22 @@ def test_status_pages_answer_304_until_something_changes(client, operator, outag
     )  # fmt: skip
     again = client.get("/status/", HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 200 and "Again" in again.content.decode()
+
+
+def test_the_probes_section_is_served_from_the_cache_until_a_new_sample(client, server, make_probe):
+    from django.core.cache import cache
+
+    from status import probing
+
+    cache.clear()
+    probe = make_probe(server.base + "/switch", name="Item API health")
+    at = utc(2026, 11, 30, 18, 1)
+    probing.run([probe], at)
+    with time_machine.travel(at + dt.timedelta(seconds=5), tick=False):
+        first = client.get("/status/").content.decode()
+    assert "Item API health" in first and ">Up<" in first
+    server.switch = "fail"
+    probing.run([probe], at + dt.timedelta(minutes=5))
+    with time_machine.travel(at + dt.timedelta(minutes=5, seconds=5), tick=False):
+        second = client.get("/status/").content.decode()
+    assert ">Down<" in second  # the new sample, at once: no stale cached section

@@ -136,6 +136,23 @@ class Command(BaseCommand):
                     "sales_email": "sales@example.com",
                 },
             )
+        from status.models import Probe
+
+        # Live probes of the demo server itself: the status page fills as the cluster runs.
+        site = settings.SITE_URL.rstrip("/")
+        for name, path, component, contains in [
+            ("Liveness", "/healthz", "streamserver", '"ok"'),
+            ("Item API gate", "/api/v1/gate/?component=items-api", "items-api", '"decision"'),
+        ]:
+            Probe.objects.get_or_create(
+                name=name,
+                defaults={
+                    "url": site + path,
+                    "component": Component.objects.get(slug=component),
+                    "body_contains": contains,
+                    "timeout_seconds": 5,
+                },
+            )
         if Incident.objects.exists():
             return
         began = (timezone.now() - dt.timedelta(days=20)).replace(minute=12, second=0)
