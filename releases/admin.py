@@ -17,7 +17,8 @@ from accounts import roles
 from accounts.desk import DeskTimeMixin
 from accounts.middleware import desk_zone
 from lib.zones import named
-from releases import calendar, guards, selectors, services, strip, timeline
+from releases import calendar, selectors, services, strip, timeline
+from releases.lifecycle import TRANSITIONS, available
 from releases.models import (
     Component,
     Release,
@@ -161,13 +162,10 @@ class EventInline(admin.TabularInline):
         return False
 
 
-# One click: these move a release forward and can be followed by the next step.
-ACTIONS = {
-    "announce": services.release_announce,
-    "start": services.release_start,
-    "complete": services.release_complete,
-    "verify": services.release_verify,
-}
+# One click: these move a release forward and can be followed by the next step; the others
+# (irreversible) ask first, on a page that says what will happen. Both from the lifecycle table.
+ACTIONS = {name: t for name, t in TRANSITIONS.items() if not t.confirm}
+CONFIRMED = {name: t for name, t in TRANSITIONS.items() if t.confirm}
 
 
 class ReasonForm(forms.Form):
@@ -178,25 +176,6 @@ class ReasonForm(forms.Form):
         self.fields["reason"].required = required
         self.fields["reason"].help_text = help_text
 
-
-# Irreversible: each asks on a page that says what will happen.
-CONFIRMED = {
-    "rollback": {
-        "service": services.release_rollback,
-        "title": "Roll back {release}",
-        "button": "Roll back {release}",
-        "reason_required": True,
-        "help": "What post-release testing found (on the timeline; customers are told only "
-        "that it was rolled back).",
-    },
-    "cancel": {
-        "service": services.release_cancel,
-        "title": "Cancel {release}",
-        "button": "Cancel {release}",
-        "reason_required": False,
-        "help": "Why (optional; on the timeline).",
-    },
-}
 
 # What other apps show on a release's page (approvals: its authorization). Each panel is
 # ``panel(request, release) -> HTML or ""``; see releases.hooks for who registers.
@@ -296,16 +275,9 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            labels = {"announce": "Announce", "start": "Start", "complete": "Complete",
-                      "verify": "Verify"}  # fmt: skip
-            context["lifecycle_actions"] = [
-                (name, labels[name]) for name in ACTIONS if obj.state in guards.TRANSITIONS[name][0]
-            ]
-            context["confirmed_actions"] = [
-                (name, f"{name.replace('rollback', 'roll back').capitalize()}…")
-                for name in CONFIRMED
-                if obj.state in guards.TRANSITIONS[name][0]
-            ]
+            possible = available(obj.state)
+            context["lifecycle_actions"] = [(t.name, t.label) for t in possible if not t.confirm]
+            context["confirmed_actions"] = [(t.name, f"{t.label}…") for t in possible if t.confirm]
             context["panels"] = [html for panel in RELEASE_PANELS if (html := panel(request, obj))]
             context["strip"] = release_strip(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -404,7 +376,7 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
             raise Http404("No such action.")
         release = self._release_or_404(request, pk)
         return self._report(
-            request, release, lambda: ACTIONS[action](release=release, by=request.user)
+            request, release, lambda: ACTIONS[action].service(release=release, by=request.user)
         )
 
     def confirm_view(self, request, pk, action):
@@ -414,19 +386,19 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
         release = self._release_or_404(request, pk)
         spec = CONFIRMED[action]
         form = ReasonForm(
-            request.POST or None, required=spec["reason_required"], help_text=spec["help"]
+            request.POST or None, required=spec.reason == "required", help_text=spec.reason_help
         )
         if request.method == "POST" and form.is_valid():
             reason = form.cleaned_data["reason"]
             return self._report(
                 request,
                 release,
-                lambda: spec["service"](release=release, by=request.user, reason=reason),
+                lambda: spec.service(release=release, by=request.user, reason=reason),
             )
         context = {
             **self.admin_site.each_context(request),
-            "title": spec["title"].format(release=release),
-            "button": spec["button"].format(release=release),
+            "title": f"{spec.label} {release}",
+            "button": f"{spec.label} {release}",
             "action": action,
             "release": release,
             "form": form,

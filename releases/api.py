@@ -6,7 +6,6 @@ from contextlib import contextmanager
 
 import django_filters
 from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -19,12 +18,13 @@ from accounts import roles
 from accounts.authentication import ApiKeyAuthentication
 from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite
 from api.problems import Refused
-from releases import guards, selectors, services
+from lib.errors import Invalid
+from releases import gate, selectors, services
+from releases.lifecycle import TRANSITIONS
 from releases.models import Component, Release, ReleaseItem
 from releases.serializers import (
     AwareDateTimeFormField,
     ComponentSerializer,
-    GateQuerySerializer,
     NewReleaseItemSerializer,
     ReleaseCreateSerializer,
     ReleaseDecisionSerializer,
@@ -34,10 +34,7 @@ from releases.serializers import (
     TransitionSerializer,
     WindowSerializer,
     WindowsQuerySerializer,
-    decision_payload,
-    parse_instant,
 )
-from releases.windows import between
 
 
 class AtomicWritesMixin:
@@ -94,81 +91,17 @@ class GateView(APIView):
     authentication_classes = [ApiKeyAuthentication]  # pipelines carry a key or nothing
 
     @extend_schema(
-        parameters=[GateQuerySerializer],
+        parameters=gate.PARAMETERS,
         responses=ReleaseDecisionSerializer,
         description="Without `release`: may the component ship at `at`? With `release`: may "
         "that release start at `at` — every guard of its start, with all their reasons.",
     )
     def get(self, request):
-        # Every pipeline asks before every deploy, so this path avoids serializer machinery:
-        # the same parsing and the same messages as GateQuerySerializer, one query in all.
-        errors = {}
-        params = request.query_params
-        release = None
         team = roles.is_release_engineer(request.user) or roles.is_senior_manager(request.user)
-        if raw_release := params.get("release"):
-            release = _release_for_gate(raw_release, errors, public_only=not team)
-        slug = params.get("component", "") or (release.component.slug if release else "")
-        if not slug:
-            errors["component"] = ["This field is required."]
-        elif release is not None and slug != release.component.slug:
-            errors["component"] = [f"Release {release.pk} is of '{release.component.slug}'."]
-        at = timezone.now()
-        if raw_at := params.get("at"):
-            try:
-                at = parse_instant(raw_at)
-            except ValueError as exc:
-                errors["at"] = [str(exc)]
-        calendar, exists = selectors.window_calendar_for(slug) if slug else (None, False)
-        if slug and not exists:
-            errors["component"] = [f"Unknown component '{slug}'."]
-        if errors:
-            raise ValidationError(errors)
-        if release is None:
-            return Response(decision_payload(calendar.decide_now(at, slug)))
-        payload = release_decision_payload(release, at, calendar)
-        if not team:
-            payload["authorization"] = None  # which approval let it through is the team's
-        return Response(payload)
-
-
-def _release_for_gate(raw: str, errors: dict, *, public_only: bool) -> Release | None:
-    """The release asked about; without the release team's key, only one the public may see
-    (anything else is 'unknown', whether or not it exists: ids are sequential)."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        errors["release"] = [f"'{raw}' is not a release id."]
-        return None
-    releases = Release.objects.select_related("component")
-    if public_only:
-        releases = releases.public(at=timezone.now())
-    release = releases.filter(pk=int(raw)).first()
-    if release is None:
-        errors["release"] = [f"Unknown release {raw}."]
-    return release
-
-
-def release_decision_payload(release: Release, at, calendar) -> dict:
-    """The gate's answer for one release: the window facts plus every start guard's verdict."""
-    facts = services.release_facts(release, at=at)
-    refused = guards.refusals("start", facts, at, calendar)
-    payload = decision_payload(calendar.decide(at, release.component.slug, duration=facts.duration))
-    payload["release"] = release.pk
-    payload["reasons"] = [r.as_dict() for r in refused]
-    payload["authorization"] = None
-    if refused:
-        payload.update(
-            decision="deny", reason=refused[0].code, detail=" ".join(r.detail for r in refused)
-        )
-    elif release.kind == Release.Kind.EXCEPTIONAL:
-        auth = facts.authorization
-        payload.update(
-            decision="allow",
-            reason="exception_approved",
-            authorization=str(auth.id),
-            detail=f"Exceptional release authorized ({auth.id}) for "
-            f"{between(auth.slot_start, auth.slot_end)}.",
-        )
-    return payload
+        try:
+            return Response(gate.ask(request.query_params, team=team))
+        except Invalid as exc:
+            raise ValidationError({k: [v] for k, v in exc.errors.items()}) from None
 
 
 # --- Releases ------------------------------------------------------------------------------------
@@ -213,16 +146,6 @@ class ReleaseFilter(django_filters.FilterSet):
     class Meta:
         model = Release
         fields = ["component", "state", "kind", "impact", "scheduled_after", "scheduled_before"]
-
-
-TRANSITIONS = {
-    "announce": services.release_announce,
-    "start": services.release_start,
-    "complete": services.release_complete,
-    "verify": services.release_verify,
-    "rollback": services.release_rollback,
-    "cancel": services.release_cancel,
-}
 
 
 class ReleaseViewSet(
@@ -282,12 +205,12 @@ class ReleaseViewSet(
         body = TransitionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         kwargs = {}
-        if action in ("rollback", "cancel"):
+        if TRANSITIONS[action].reason != "none":
             kwargs["reason"] = body.validated_data.get("reason", "")
         if action == "complete" and "shipped" in body.validated_data:
             kwargs["shipped_item_ids"] = body.validated_data["shipped"]
         with domain_errors():
-            TRANSITIONS[action](release=release, by=request.user, **kwargs)
+            TRANSITIONS[action].service(release=release, by=request.user, **kwargs)
         release = self.get_queryset().get(pk=release.pk)
         return Response(self.get_serializer(release).data, headers={"ETag": release.etag})
 

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from releases.lifecycle import TRANSITIONS
 from releases.windows import Reason, WindowCalendar, between, lasting, when
 
 
@@ -71,15 +72,6 @@ class ReleaseFacts:
 
 Guard = Callable[[ReleaseFacts, dt.datetime, WindowCalendar], list[Refusal]]
 
-# Allowed moves: action -> (states it may start from, state it leads to).
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "announce": (frozenset({"planned"}), "announced"),
-    "start": (frozenset({"announced"}), "in_progress"),
-    "complete": (frozenset({"in_progress"}), "released"),
-    "verify": (frozenset({"released"}), "verified"),
-    "rollback": (frozenset({"in_progress", "released", "verified"}), "rolled_back"),
-    "cancel": (frozenset({"planned", "announced"}), "cancelled"),
-}
 # Editing the schedule is not a transition but is guarded the same way.
 SCHEDULE = "schedule"
 # Lowering a release's impact to "none" (its customers would no longer be told ahead).
@@ -107,7 +99,7 @@ def refusals(action: str, facts: ReleaseFacts, at: dt.datetime, calendar: Window
 
 
 def _state_allows(action: str) -> Guard:
-    sources, _ = TRANSITIONS[action]
+    sources = TRANSITIONS[action].sources
 
     def guard(facts: ReleaseFacts, at: dt.datetime, calendar: WindowCalendar) -> list[Refusal]:
         if facts.state in sources:

@@ -223,14 +223,6 @@ class WindowsQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class GateQuerySerializer(serializers.Serializer):
-    component = ComponentSlugField(required=False, help_text="Required unless `release` is given.")
-    at = AwareDateTimeField(required=False, help_text="Defaults to now.")
-    release = serializers.IntegerField(
-        required=False, help_text="Ask about this release: may it start at `at`?"
-    )
-
-
 class IntervalSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()

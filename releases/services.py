@@ -23,6 +23,7 @@ from accounts import roles
 from audit import services as audit
 from lib.errors import Invalid
 from releases import guards, selectors
+from releases.lifecycle import TRANSITIONS
 from releases.models import (
     Component,
     Release,
@@ -197,7 +198,7 @@ def _transition(
         if refused:
             raise TransitionRefused(action, refused)
         from_state = locked.state
-        locked.state = guards.TRANSITIONS[action][1]
+        locked.state = TRANSITIONS[action].target
         more = apply(locked) if apply else None
         locked.save()
         record_event(

@@ -1,0 +1,98 @@
+"""The gate: "may this component (or this release) ship at this instant?", parsed and answered
+in one place. Every pipeline asks before every deploy, so this path is plain Python over the
+query string (no serializer machinery) and costs one query; ``PARAMETERS`` documents it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
+
+from lib.errors import Invalid
+from releases import guards, selectors, services
+from releases.models import Release
+from releases.serializers import decision_payload, parse_instant
+from releases.windows import between
+
+PARAMETERS = [
+    OpenApiParameter(
+        "component", str, description="The component's slug. Required unless `release` is given."
+    ),
+    OpenApiParameter("at", str, description="ISO 8601 with an offset. Defaults to now."),
+    OpenApiParameter("release", int, description="Ask about this release: may it start at `at`?"),
+]
+
+
+def ask(params, *, team: bool, now: dt.datetime | None = None) -> dict:
+    """The gate's answer to a query string, or ``Invalid`` naming each bad parameter.
+
+    ``team``: the asker is on the release team, who may ask about any release and learn which
+    approval authorized it; anyone else asks only about releases the public may already see.
+    """
+    now = now or timezone.now()
+    errors: dict[str, str] = {}
+    release = None
+    if raw_release := params.get("release"):
+        release = _release(raw_release, errors, public_only=not team, now=now)
+    slug = params.get("component", "") or (release.component.slug if release else "")
+    if not slug:
+        errors["component"] = "This field is required."
+    elif release is not None and slug != release.component.slug:
+        errors["component"] = f"Release {release.pk} is of '{release.component.slug}'."
+    at = now
+    if raw_at := params.get("at"):
+        try:
+            at = parse_instant(raw_at)
+        except ValueError as exc:
+            errors["at"] = str(exc)
+    calendar, exists = selectors.window_calendar_for(slug) if slug else (None, False)
+    if slug and not exists:
+        errors["component"] = f"Unknown component '{slug}'."
+    if errors:
+        raise Invalid(errors)
+    if release is None:
+        return decision_payload(calendar.decide_now(at, slug))
+    payload = release_answer(release, at, calendar)
+    if not team:
+        payload["authorization"] = None  # which approval let it through is the team's
+    return payload
+
+
+def _release(raw: str, errors: dict, *, public_only: bool, now: dt.datetime) -> Release | None:
+    """The release asked about; without the release team's key, only one the public may see
+    (anything else is 'unknown', whether or not it exists: ids are sequential)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        errors["release"] = f"'{raw}' is not a release id."
+        return None
+    releases = Release.objects.select_related("component")
+    if public_only:
+        releases = releases.public(at=now)
+    release = releases.filter(pk=int(raw)).first()
+    if release is None:
+        errors["release"] = f"Unknown release {raw}."
+    return release
+
+
+def release_answer(release: Release, at: dt.datetime, calendar) -> dict:
+    """For one release: the window facts plus every start guard's verdict, all reasons."""
+    facts = services.release_facts(release, at=at)
+    refused = guards.refusals("start", facts, at, calendar)
+    payload = decision_payload(calendar.decide(at, release.component.slug, duration=facts.duration))
+    payload["release"] = release.pk
+    payload["reasons"] = [r.as_dict() for r in refused]
+    payload["authorization"] = None
+    if refused:
+        payload.update(
+            decision="deny", reason=refused[0].code, detail=" ".join(r.detail for r in refused)
+        )
+    elif release.kind == Release.Kind.EXCEPTIONAL:
+        auth = facts.authorization
+        payload.update(
+            decision="allow",
+            reason="exception_approved",
+            authorization=str(auth.id),
+            detail=f"Exceptional release authorized ({auth.id}) for "
+            f"{between(auth.slot_start, auth.slot_end)}.",
+        )
+    return payload
