@@ -18,17 +18,23 @@ from status import selectors
 from status.models import Incident, IncidentUpdate, Probe, ProbeSample, SupportContacts
 
 
-def _probe_revision() -> str:
-    """What the probes' dashboard depends on besides the hour: the newest sample, the probes."""
-    samples, probes = ProbeSample._meta.db_table, Probe._meta.db_table
+def _fingerprint(*selects: str, extra: tuple = ()) -> str:
+    """A short digest of scalar sub-selects (one query) and ``extra`` values: what a cached
+    page or section depends on."""
+    sql = "SELECT " + ", ".join(f"({select})" for select in selects)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT MAX(id) FROM {samples}), "  # noqa: S608 - model names
-            f"(SELECT COUNT(*) FROM {probes} WHERE is_active), "
-            f"(SELECT MAX(last_run_at) FROM {probes})"
-        )
-        parts = ":".join(str(value) for value in cursor.fetchone())
-    return hashlib.sha256(parts.encode()).hexdigest()[:24]
+        cursor.execute(sql)
+        parts = [str(value) for value in (*cursor.fetchone(), *extra)]
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
+
+
+_SAMPLES, _PROBES = ProbeSample._meta.db_table, Probe._meta.db_table
+# Model names only, never input: the queries are fixed strings.
+PROBE_STATE = [
+    f"SELECT MAX(id) FROM {_SAMPLES}",  # noqa: S608
+    f"SELECT COUNT(*) FROM {_PROBES} WHERE is_active",  # noqa: S608
+    f"SELECT MAX(last_run_at) FROM {_PROBES}",  # noqa: S608
+]
 
 
 def probes_section(now) -> str:
@@ -38,7 +44,7 @@ def probes_section(now) -> str:
     buckets move): those make the key, so a new sample shows at once and a thousand readers
     during an outage cost one render per sample. A probe renamed shows with its next sample.
     """
-    key = f"status:probes:{_probe_revision()}:{now:%Y%m%d%H}"
+    key = f"status:probes:{_fingerprint(*PROBE_STATE)}:{now:%Y%m%d%H}"
     html = cache.get(key)
     if html is None:
         dashboard = selectors.probe_dashboard(now)
@@ -52,18 +58,14 @@ def status_version(now) -> str:
     rules (the next window shown), a window opening or closing, or a new probe sample."""
     updates, incidents = IncidentUpdate._meta.db_table, Incident._meta.db_table
     support, revision = SupportContacts._meta.db_table, RulesRevision._meta.db_table
-    samples, probes = ProbeSample._meta.db_table, Probe._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT MAX(id) FROM {updates}), "  # noqa: S608 - model names
-            f"(SELECT COALESCE(SUM(version), 0) FROM {incidents}), "
-            f"(SELECT MAX(updated_at) FROM {support}), "
-            f"(SELECT token FROM {revision} WHERE id = 1), "
-            f"(SELECT MAX(id) FROM {samples}), (SELECT COUNT(*) FROM {probes})"
-        )
-        parts = [str(value) for value in cursor.fetchone()]
-    parts.append(str(release_selectors.last_window_change(now)))
-    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
+    return _fingerprint(
+        f"SELECT MAX(id) FROM {updates}",  # noqa: S608 - model names
+        f"SELECT COALESCE(SUM(version), 0) FROM {incidents}",  # noqa: S608
+        f"SELECT MAX(updated_at) FROM {support}",  # noqa: S608
+        f"SELECT token FROM {revision} WHERE id = 1",  # noqa: S608
+        *PROBE_STATE,
+        extra=(release_selectors.last_window_change(now),),
+    )
 
 
 def _etag(request, *args, **kwargs) -> str:
