@@ -99,7 +99,7 @@ def home(request):
     now = _now(request)
     calendar = release_selectors.window_calendar()
     components = list(Component.objects.order_by("name"))
-    rows = [{"component": c, "decision": calendar.decide(now, c.slug)} for c in components]
+    rows = [{"component": c, "decision": calendar.decide_now(now, c.slug)} for c in components]
     upcoming = list(
         selectors.public_releases(at=now)
         .filter(scheduled_start__gte=now)

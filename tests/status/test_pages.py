@@ -103,3 +103,15 @@ def test_the_probes_section_is_served_from_the_cache_until_a_new_sample(client, 
     with time_machine.travel(at + dt.timedelta(minutes=5, seconds=5), tick=False):
         second = client.get("/status/").content.decode()
     assert ">Down<" in second  # the new sample, at once: no stale cached section
+
+
+def test_the_home_page_says_releases_wait_for_an_open_major_outage(client, operator, api_component):
+    inside_a_window = utc(2026, 12, 2, 8, 30)
+    with time_machine.travel(inside_a_window, tick=False):
+        assert ">Open</span>" in client.get("/").content.decode()
+        services.incident_open(
+            title="Down", impact="major_outage", components=[api_component], body="Down.",
+            by=operator,
+        )  # fmt: skip
+        home = client.get("/").content.decode()
+    assert ">Closed</span>" in home and "wait for the open outage to be resolved" in home
