@@ -17,12 +17,12 @@ from accounts.desk import DeskTimeMixin
 from accounts.middleware import desk_zone
 from approvals import services
 from approvals.models import ApprovalDecision, ApprovalRequest
+from lib.instants import html as instant
 from lib.instants import zone_label
 from lib.zones import named
 from releases import selectors
 from releases.admin import register_panel
 from releases.models import Release
-from releases.templatetags.instants import instant
 from releases.windows import lasting
 
 

@@ -23,7 +23,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import roles
-from approvals import messages
 from approvals.models import ApprovalDecision, ApprovalRequest
 from audit import services as audit
 from lib.errors import Invalid
@@ -156,7 +155,6 @@ def request_create(
                 "waives_notice": waives_notice,
             },
         )
-        messages.request_filed(request, at=at)
         audit.record(
             action="approval_request.created",
             subject=request,
@@ -373,4 +371,3 @@ def on_release_event(event: ReleaseEvent) -> None:
             at=event.at,
             details={"why": f"The release changed ({event.action.replace('_', ' ')})."},
         )
-        messages.request_invalidated(request, at=event.at)

@@ -15,11 +15,11 @@ from django.utils import timezone
 
 from audit import services as audit
 from lib.errors import Invalid
+from lib.instants import local_and_utc
 from notes.models import REQUIRED_TO_PUBLISH, AdvanceNotice, NoticeRevision
 from releases.guards import NoticeFacts
 from releases.models import Release, ReleaseEvent
 from releases.services import record_note
-from releases.templatetags.instants import local_and_utc
 from releases.windows import get_zone
 
 EDITABLE = {

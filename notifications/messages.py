@@ -14,11 +14,11 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework.renderers import JSONRenderer
 
+from lib.instants import local_and_utc
 from notes import selectors as notes
 from notes.models import AdvanceNotice
 from notes.serializers import NoteSerializer, NoticeSerializer
 from releases.models import Release
-from releases.templatetags.instants import local_and_utc
 from releases.windows import iso_utc
 
 
@@ -275,3 +275,39 @@ def status_probe_opened(incident, update) -> Content:
         f"It is public and announced. Confirm or correct it, and post the next update: {link}\n"
     )
     return Content(f"Probe opened incident #{incident.pk}: {incident.title}", text, {})
+
+
+# --- Approvals (internal: to the people who decide or asked) -----------------------------------
+
+
+def _approval_link(request) -> str:
+    return url(reverse("admin:approvals_approvalrequest_change", args=[request.pk]))
+
+
+def approval_needed(request) -> Content:
+    """To the senior managers who may decide: a request waits for them."""
+    release = request.release
+    items = "\n".join(f"  - [{i.type}] {i.title}" for i in release.items.all()) or "  (none)"
+    text = (
+        f"{request.requester.get_full_name() or request.requester} asks to release "
+        f"{release.component.name} {release.version} outside the release windows.\n\n"
+        f"Urgency: {request.get_urgency_display()}\n"
+        f"Slot: {local_and_utc(request.slot_start)} to {local_and_utc(request.slot_end)}\n"
+        f"Why: {request.justification}\n\nItems:\n{items}\n\n"
+        f"Approve or reject: {_approval_link(request)}\n"
+    )
+    subject = f"Approval needed ({request.get_urgency_display().lower()}): {release}"
+    return Content(subject, text, {"request": request.pk, "release": release.pk})
+
+
+def approval_invalidated(request) -> Content:
+    """To the requester: a change to the release voided the request."""
+    text = (
+        f"{request.release} changed after your approval request #{request.pk}, so the request "
+        f"no longer stands. Ask again for what the release is now: {_approval_link(request)}\n"
+    )
+    return Content(
+        f"Approval request #{request.pk} invalidated",
+        text,
+        {"request": request.pk, "release": request.release_id},
+    )

@@ -887,8 +887,11 @@ CLOSING_ACTIONS = {"notice_withdrawn", "notice_done"}
 def on_release_event(event: ReleaseEvent) -> None:
     """Plugged into releases: queue what this timeline event must tell, in its transaction."""
     notice_event = event.action in NOTICE_ACTIONS or event.action in CLOSING_ACTIONS
+    approval_event = event.action in ("approval_requested", "approval_invalidated")
     if event.action in ("complete", "rollback", "missed_window", "stranded") or notice_event:
         release = Release.objects.select_related("component", "owner").get(pk=event.release_id)
+    elif approval_event:
+        return _on_approval_event(event)
     else:
         return
     common = {"key": f"event:{event.pk}", "at": event.at, "event": event, "release": release}
@@ -944,6 +947,38 @@ def on_release_event(event: ReleaseEvent) -> None:
             hold=revision_hold() if kind == Kind.NOTICE_REVISED else None,
             **common,
         )
+
+
+def _on_approval_event(event: ReleaseEvent) -> None:
+    """A request filed reaches the senior managers who may decide it (never its requester or
+    the release's owner: separation of duties); one voided by a change reaches its requester."""
+    from approvals.models import ApprovalRequest
+
+    request = ApprovalRequest.objects.select_related(
+        "release__component", "release__owner", "requester"
+    ).get(pk=event.details["request"])
+    if event.action == "approval_requested":
+        deciders = (
+            get_user_model()
+            .objects.filter(groups__name=roles.SENIOR_MANAGEMENT, is_active=True)
+            .exclude(pk__in=[request.requester_id, request.release.owner_id])
+            .values_list("email", flat=True)
+        )
+        kind, content, recipients = (
+            Kind.APPROVAL_NEEDED, messages.approval_needed(request), _emails(deciders)
+        )  # fmt: skip
+    else:
+        kind, content = Kind.APPROVAL_INVALIDATED, messages.approval_invalidated(request)
+        recipients = _emails([request.requester.email])
+    queue(
+        key=f"event:{event.pk}",
+        kind=kind,
+        content=content,
+        recipients=recipients,
+        at=event.at,
+        event=event,
+        release=request.release,
+    )
 
 
 AUDIT_KINDS = {"anchor": Kind.AUDIT_ANCHOR, "broken": Kind.AUDIT_BROKEN}

@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from accounts import roles
 from accounts.desk import DeskTimeMixin
 from accounts.middleware import desk_zone
+from lib.instants import html as instant
 from lib.zones import named
 from releases import calendar, selectors, services, strip, timeline
 from releases.lifecycle import TRANSITIONS, available
@@ -25,7 +26,6 @@ from releases.models import (
     ReleaseEvent,
     ReleaseItem,
 )
-from releases.templatetags.instants import instant
 from releases.windows import get_zone, range_error
 
 UPCOMING = dt.timedelta(weeks=8)

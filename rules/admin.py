@@ -14,9 +14,9 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.desk import DeskTimeMixin
 from approvals.admin import DecideForm, DecisionInline
+from lib.instants import html as instant
 from releases import selectors
 from releases.models import RECURRENCE_FIELDS, Freeze, WindowPolicy, scope_errors
-from releases.templatetags.instants import instant
 from rules import services
 from rules.models import RuleChange, RuleDecision
 

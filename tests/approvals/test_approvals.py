@@ -253,7 +253,7 @@ def test_a_mail_server_failure_neither_fails_nor_undoes_the_request(
     assert ApprovalRequest.objects.get(pk=request.pk).status == "pending"
     assert mail.outbox == []
     # The message waits in the outbox for the next attempt, with what went wrong.
-    [delivery] = Delivery.objects.filter(message__key=f"approval:{request.pk}:filed")
+    [delivery] = Delivery.objects.filter(message__kind="approval.needed", message__release=urgent)
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert "SMTP is down" in delivery.last_error
     assert delivery.next_attempt_at > timezone.now()
