@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from accounts.desk import DeskTimeMixin
 from notes.admin import AdvanceNoticeAdmin
 from notes.models import AdvanceNotice
-from notifications import services
+from notifications import acknowledgements, outbox, subscriptions
 from notifications.models import Contact, CustomerAccount, Delivery, Message, Subscriber
 
 
@@ -68,7 +68,7 @@ class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
     )
     def rotate_secret(self, request, queryset):
         rotated = [
-            (subscriber, services.subscriber_rotate_secret(subscriber=subscriber))
+            (subscriber, subscriptions.subscriber_rotate_secret(subscriber=subscriber))
             for subscriber in queryset.filter(channel=Subscriber.Channel.WEBHOOK)
         ]
         if not rotated:
@@ -102,7 +102,7 @@ class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
     @admin.action(description="Unsubscribe the selected subscribers", permissions=["change"])
     def unsubscribe(self, request, queryset):
         for subscriber in queryset:
-            services.subscriber_unsubscribe(subscriber=subscriber)
+            subscriptions.subscriber_unsubscribe(subscriber=subscriber)
         self.message_user(request, f"{queryset.count()} unsubscribed.", messages.SUCCESS)
 
 
@@ -180,7 +180,7 @@ class DeliveryAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry the selected deliveries now", permissions=["change"])
     def retry(self, request, queryset):
-        count = services.delivery_retry(ids=queryset.values_list("pk", flat=True))
+        count = outbox.delivery_retry(ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"{count} deliveries queued again.", messages.SUCCESS)
 
 
@@ -234,5 +234,5 @@ class NoticeWithAcknowledgementsAdmin(AdvanceNoticeAdmin):
             return "Key-account contacts are e-mailed when the notice is published."
         return render_to_string(
             "notifications/admin_acknowledgements.html",
-            {"accounts": services.acknowledgement_status(obj), "notice": obj},
+            {"accounts": acknowledgements.acknowledgement_status(obj), "notice": obj},
         )

@@ -9,15 +9,15 @@ class NotificationsConfig(AppConfig):
         # Every release event that customers or owners must hear about queues its deliveries in
         # the transaction that wrote the event (the outbox), without releases knowing.
         from audit import services as audit
-        from notifications import services
+        from notifications import causes
         from releases import services as releases
 
-        releases.register_event_hook(services.on_release_event)
+        releases.register_event_hook(causes.on_release_event)
         from rules import services as rules
 
-        rules.register_listener(services.on_rule_change)
+        rules.register_listener(causes.on_rule_change)
         from status import services as status
 
-        status.register_listener(services.on_status)
+        status.register_listener(causes.on_status)
         # The audit log's daily anchor, or the break found instead, goes to senior management.
-        audit.register_notifier(services.audit_notice)
+        audit.register_notifier(causes.audit_notice)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from notifications import services
+from notifications import outbox, scheduled, sending, subscriptions
 
 
 def deliver(delivery_ids: list[int]) -> dict[str, int]:
     """Send a batch of deliveries (each once, if still pending and free)."""
-    return services.deliver(delivery_ids)
+    return sending.deliver(delivery_ids)
 
 
 def sweep() -> int:
     """Queue again what is due and not in flight (scheduled every minute)."""
-    return services.sweep()
+    return outbox.sweep()
 
 
 def scheduled_work() -> dict[str, int]:
@@ -22,7 +22,7 @@ def scheduled_work() -> dict[str, int]:
     schedule would drift by an hour across DST, a frequent idempotent check does not.
     """
     return {
-        "items_announced": services.announce_items(),
-        "reminders": services.send_reminders(),
-        "unverified_webhooks_expired": services.expire_unverified_webhooks(),
+        "items_announced": scheduled.announce_items(),
+        "reminders": scheduled.send_reminders(),
+        "unverified_webhooks_expired": subscriptions.expire_unverified_webhooks(),
     }

@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts import ratelimit
-from notifications import services
+from notifications import acknowledgements, links, subscriptions
 from notifications.models import Topic
 from releases.models import Component
 
@@ -46,17 +46,17 @@ def subscribe(request):
     retry_after = None
     if request.method == "POST" and form.is_valid():
         try:
-            subscriber = services.subscribe(
+            subscriber = subscriptions.subscribe(
                 email=form.cleaned_data["email"] or "",
                 url=form.cleaned_data["url"] or "",
                 topics=form.cleaned_data["topics"],
                 components=form.cleaned_data["components"],
                 client=ratelimit.client_address(request),
             )
-        except services.SubscriptionInvalid as exc:
+        except subscriptions.SubscriptionInvalid as exc:
             for field, error in exc.errors.items():
                 form.add_error(field if field in form.fields else None, error)
-            if isinstance(exc, services.SubscriptionThrottled):
+            if isinstance(exc, subscriptions.SubscriptionThrottled):
                 retry_after = exc.retry_after
         else:
             # The same page whether the address was known or not (a webhook's unsubscribe link
@@ -64,7 +64,7 @@ def subscribe(request):
             context = {
                 "subscriber": subscriber,
                 "timeout": settings.WEBHOOK_TIMEOUT_SECONDS,
-                "verify_hours": round(services.VERIFY_WITHIN.total_seconds() / 3600),
+                "verify_hours": round(subscriptions.VERIFY_WITHIN.total_seconds() / 3600),
             }
             return render(request, "notifications/subscribed.html", context, status=201)
     status = 429 if retry_after is not None else 400 if form.errors else 200
@@ -74,7 +74,7 @@ def subscribe(request):
     return response
 
 
-def _bad_link(request, exc: services.BadLink):
+def _bad_link(request, exc: links.BadLink):
     return render(request, "notifications/bad_link.html", {"error": str(exc)}, status=400)
 
 
@@ -82,20 +82,20 @@ def _bad_link(request, exc: services.BadLink):
 def confirm(request, token: str):
     if request.method != "POST":
         try:
-            services.read_confirm(token)
-        except services.BadLink as exc:
+            links.read_confirm(token)
+        except links.BadLink as exc:
             return _bad_link(request, exc)
         return render(request, "notifications/confirm.html", {})
     try:
-        subscriber = services.subscriber_confirm(token=token)
-    except services.BadLink as exc:
+        subscriber = subscriptions.subscriber_confirm(token=token)
+    except links.BadLink as exc:
         return _bad_link(request, exc)
     return render(
         request,
         "notifications/confirmed.html",
         {
             "subscriber": subscriber,
-            "unsubscribe": services.unsubscribe_link(subscriber.pk, absolute=False),
+            "unsubscribe": links.unsubscribe_link(subscriber.pk, absolute=False),
         },
     )
 
@@ -106,11 +106,11 @@ def confirm(request, token: str):
 @require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request, token: str):
     try:
-        subscriber = services.read_unsubscribe(token)
-    except services.BadLink as exc:
+        subscriber = links.read_unsubscribe(token)
+    except links.BadLink as exc:
         return _bad_link(request, exc)
     if request.method == "POST":
-        subscriber = services.subscriber_unsubscribe(subscriber=subscriber)
+        subscriber = subscriptions.subscriber_unsubscribe(subscriber=subscriber)
         return render(request, "notifications/unsubscribed.html", {"subscriber": subscriber})
     return render(request, "notifications/unsubscribe.html", {"subscriber": subscriber})
 
@@ -118,13 +118,15 @@ def unsubscribe(request, token: str):
 @require_http_methods(["GET", "HEAD", "POST"])
 def acknowledge(request, token: str):
     try:
-        contact, notice, revision = services.read_acknowledgement(token)
+        contact, notice, revision = links.read_acknowledgement(token)
         context = {"contact": contact, "notice": notice, "revision": revision}
         if request.method == "POST":
-            ack, created = services.acknowledge(contact=contact, notice=notice, revision=revision)
+            ack, created = acknowledgements.acknowledge(
+                contact=contact, notice=notice, revision=revision
+            )
             context |= {"ack": ack, "created": created}
-        elif refusal := services.acknowledgement_refusal(notice, revision):
-            raise services.BadLink(refusal)
-    except services.BadLink as exc:
+        elif refusal := acknowledgements.acknowledgement_refusal(notice, revision):
+            raise links.BadLink(refusal)
+    except links.BadLink as exc:
         return _bad_link(request, exc)
     return render(request, "notifications/acknowledge.html", context)

@@ -226,12 +226,12 @@ def test_rules_customers_and_the_outbox_from_the_desk(
         subscriber.refresh_from_db()
         assert not subscriber.on_items
 
-        from notifications import services
+        from notifications import outbox
         from notifications.messages import Content
 
-        services.queue(
+        outbox.queue(
             key="k", kind="released", content=Content("Released: x", "Body", {}),
-            recipients=services._subscribers("released", None), at=MONDAY,
+            recipients=outbox.subscriber_recipients("released", None), at=MONDAY,
         )  # fmt: skip
         Delivery.objects.update(status="dead", attempts=8)
         erin.goto(f"{erin.base}/admin/notifications/delivery/")

@@ -68,14 +68,14 @@ def standard_account(db):
 @pytest.fixture
 def send_held(django_capture_on_commit_callbacks):
     """Move the clock past the notice-revision hold and sweep, as the schedule would."""
-    from notifications import services
+    from notifications import causes, outbox
 
     def run():
-        later = timezone.now() + services.revision_hold() + dt.timedelta(minutes=1)
+        later = timezone.now() + causes.revision_hold() + dt.timedelta(minutes=1)
         with (
             time_machine.travel(later, tick=False),
             django_capture_on_commit_callbacks(execute=True),
         ):
-            return services.sweep()
+            return outbox.sweep()
 
     return run

@@ -3,7 +3,7 @@
 import pytest
 from django.core import mail
 
-from notifications import services
+from notifications import acknowledgements, outbox
 from notifications.messages import Content
 from notifications.models import Delivery
 from tests.helpers import NOW
@@ -17,11 +17,11 @@ def dead(subscribe, django_capture_on_commit_callbacks, settings):
     settings.EMAIL_BACKEND = "tests.notifications.backends.DownBackend"
     subscriber = subscribe("reader@example.com")
     with django_capture_on_commit_callbacks(execute=True):
-        services.queue(
+        outbox.queue(
             key="k",
             kind="released",
             content=Content("Released: Items API 1.2.0", "Body", {}),
-            recipients=services._subscribers("released", None),
+            recipients=outbox.subscriber_recipients("released", None),
             at=NOW,
         )
     Delivery.objects.update(status="dead", attempts=8)
@@ -79,7 +79,7 @@ def test_key_account_status_takes_constant_queries(key_account, django_assert_nu
         Contact.objects.create(account=account, name=f"C{n}", email=f"c{n}@example.com")
     notice = AdvanceNotice(pk=1, revision=1)
     with django_assert_num_queries(4):
-        accounts = services.acknowledgement_status(notice)
+        accounts = acknowledgements.acknowledgement_status(notice)
     assert len(accounts) == 6
 
 

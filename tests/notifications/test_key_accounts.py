@@ -9,7 +9,7 @@ from django.core import mail
 
 from notes import services as notes
 from notes.models import AdvanceNotice
-from notifications import services
+from notifications import acknowledgements, scheduled
 from notifications.models import Acknowledgement, Contact, Delivery
 from tests.helpers import NOW, utc
 from tests.notes.test_notices import COMPLETE, FAR_WINDOW
@@ -91,7 +91,7 @@ def test_a_revision_asks_again_and_the_admin_shows_who_has_not_acknowledged(
     assert revised.subject.startswith("[Nightshift] Revised: ") and "revision 2" in revised.body
     assert "Benefits changed." in revised.body
 
-    [globex] = services.acknowledgement_status(AdvanceNotice.objects.get())
+    [globex] = acknowledgements.acknowledgement_status(AdvanceNotice.objects.get())
     rows = {row["contact"].name: row for row in globex.rows}
     assert set(rows) == {"Hank", "Iris"}  # the inactive contact is not listed
     assert (rows["Hank"]["acknowledged"], rows["Hank"]["older_revision"]) == (False, 1)
@@ -117,7 +117,7 @@ def test_reminders_go_at_t_14_7_1_to_those_who_have_not_acknowledged(
 
     def tick(at):
         with time_machine.travel(at, tick=False), django_capture_on_commit_callbacks(execute=True):
-            return services.send_reminders()
+            return scheduled.send_reminders()
 
     # FAR_WINDOW is Wed 6 Jan 2027 00:15 PST; T-14 is Wed 23 Dec 00:15 PST (08:15 UTC).
     assert tick(utc(2026, 12, 23, 8, 14)) == 0
@@ -142,18 +142,18 @@ def test_reminder_thresholds_are_local_wall_clock_days_across_dst():
         tentative_zone="America/Los_Angeles",
         published_at=utc(2027, 3, 5),  # inside T-14 (3 Mar): that one is never sent late
     )
-    assert services.reminder_due(notice, utc(2027, 3, 9)) is None
-    assert services.reminder_due(notice, utc(2027, 3, 10, 8, 14)) is None
-    assert services.reminder_due(notice, utc(2027, 3, 10, 8, 15)) == 7
-    assert services.reminder_due(notice, utc(2027, 3, 16, 7, 15)) == 1  # after the change
+    assert scheduled.reminder_due(notice, utc(2027, 3, 9)) is None
+    assert scheduled.reminder_due(notice, utc(2027, 3, 10, 8, 14)) is None
+    assert scheduled.reminder_due(notice, utc(2027, 3, 10, 8, 15)) == 7
+    assert scheduled.reminder_due(notice, utc(2027, 3, 16, 7, 15)) == 1  # after the change
     # In London, whose clocks change on another day, the same rule holds in its zone.
     london = AdvanceNotice(
         tentative_start=utc(2027, 4, 1, 8),
         tentative_zone="Europe/London",  # 09:00 BST
         published_at=utc(2027, 3, 20),
     )
-    assert services.reminder_due(london, utc(2027, 3, 25, 8, 59)) is None
-    assert services.reminder_due(london, utc(2027, 3, 25, 9, 0)) == 7  # 09:00 GMT
+    assert scheduled.reminder_due(london, utc(2027, 3, 25, 8, 59)) is None
+    assert scheduled.reminder_due(london, utc(2027, 3, 25, 9, 0)) == 7  # 09:00 GMT
 
 
 def test_withdrawing_tells_everyone_who_was_told(

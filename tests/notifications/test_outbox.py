@@ -9,7 +9,7 @@ import time_machine
 from django.core import mail
 from django.db import connection, transaction
 
-from notifications import services, webhooks
+from notifications import outbox, sending, subscriptions, webhooks
 from notifications.messages import Content
 from notifications.models import Delivery, Message
 from releases import services as releases
@@ -108,15 +108,15 @@ def test_one_cause_queues_one_message_and_one_delivery_per_address(
 ):
     content = Content("Hello", "Body", {})
     recipients = [
-        services.Recipient("email", "a@example.com"),
-        services.Recipient("email", "A@example.com"),  # the same mailbox
-        services.Recipient("email", "b@example.com"),
+        outbox.Recipient("email", "a@example.com"),
+        outbox.Recipient("email", "A@example.com"),  # the same mailbox
+        outbox.Recipient("email", "b@example.com"),
     ]
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.queue(
+        first = outbox.queue(
             key="k", kind="released", content=content, recipients=recipients, at=NOW
         )
-        again = services.queue(
+        again = outbox.queue(
             key="k", kind="released", content=content, recipients=recipients, at=NOW
         )
     assert first is not None and again is None
@@ -131,7 +131,7 @@ def _sweep_until_settled(capture, limit=40):
         if waiting is None:
             return
         with time_machine.travel(waiting.next_attempt_at, tick=False), capture(execute=True):
-            services.sweep()
+            outbox.sweep()
     raise AssertionError("deliveries never settled")
 
 
@@ -167,7 +167,7 @@ def test_a_failing_endpoint_that_recovers_is_delivered_once_and_a_dead_one_ends_
 def test_retries_back_off_exponentially_with_jitter(settings):
     settings.DELIVERY_BACKOFF_SECONDS, settings.DELIVERY_BACKOFF_MAX_SECONDS = 30, 3600
     for attempts, ceiling in [(1, 30), (2, 60), (3, 120), (4, 240), (8, 3600), (20, 3600)]:
-        delays = {services.backoff(attempts).total_seconds() for _ in range(50)}
+        delays = {outbox.backoff(attempts).total_seconds() for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(delays) > 1  # jittered, not in lockstep
 
@@ -178,24 +178,24 @@ def test_the_sweeper_leaves_deliveries_in_flight_alone(
     settings.DELIVERY_LEASE_SECONDS, settings.DELIVERY_REQUEUE_SECONDS = 60, 300
     content = Content("Hello", "Body", {})
     with time_machine.travel(NOW, tick=False):
-        services.queue(  # on_commit not run: as if the broker lost the task
+        outbox.queue(  # on_commit not run: as if the broker lost the task
             key="k",
             kind="released",
             content=content,
-            recipients=[services.Recipient("email", "a@example.com")],
+            recipients=[outbox.Recipient("email", "a@example.com")],
             at=NOW,
         )
     delivery = Delivery.objects.get()
     with time_machine.travel(NOW + dt.timedelta(seconds=60), tick=False):
-        assert services.sweep() == 0  # queued a minute ago: maybe still in the broker
+        assert outbox.sweep() == 0  # queued a minute ago: maybe still in the broker
     Delivery.objects.update(lease_until=NOW + dt.timedelta(seconds=400))  # a worker holds it
     with time_machine.travel(NOW + dt.timedelta(seconds=301), tick=False):
-        assert services.sweep() == 0
+        assert outbox.sweep() == 0
     with (
         time_machine.travel(NOW + dt.timedelta(seconds=401), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert services.sweep() == 1  # the lease ran out: the worker died
+        assert outbox.sweep() == 1  # the lease ran out: the worker died
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and len(mail.outbox) == 1
 
@@ -203,17 +203,17 @@ def test_the_sweeper_leaves_deliveries_in_flight_alone(
 def test_a_dead_delivery_can_be_retried(db, settings, django_capture_on_commit_callbacks):
     content = Content("Hello", "Body", {})
     with django_capture_on_commit_callbacks(execute=True):
-        services.queue(
+        outbox.queue(
             key="k",
             kind="released",
             content=content,
-            recipients=[services.Recipient("email", "a@example.com")],
+            recipients=[outbox.Recipient("email", "a@example.com")],
             at=NOW,
         )
     Delivery.objects.update(status="dead", attempts=8, last_error="550 mailbox full")
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.delivery_retry(ids=Delivery.objects.values_list("pk", flat=True)) == 1
+        assert outbox.delivery_retry(ids=Delivery.objects.values_list("pk", flat=True)) == 1
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 1, "")
     assert len(mail.outbox) == 1
@@ -224,7 +224,7 @@ def test_unsubscribing_skips_what_is_still_pending(ship, subscribe, sink, settin
     subscriber = subscribe("reader@example.com")
     ship()
     assert Delivery.objects.get().status == "pending"
-    services.subscriber_unsubscribe(subscriber=subscriber)
+    subscriptions.subscriber_unsubscribe(subscriber=subscriber)
     assert Delivery.objects.get().status == "skipped"
 
 
@@ -233,7 +233,7 @@ def test_a_delivery_task_sends_nothing_already_delivered(ship, subscribe, sink):
     ship()
     ids = list(Delivery.objects.values_list("pk", flat=True))
     # The ORM broker redelivers a task whose worker died after sending: nothing goes twice.
-    assert services.deliver(ids) == {"delivered": 0, "failed": 0, "skipped": 0}
+    assert sending.deliver(ids) == {"delivered": 0, "failed": 0, "skipped": 0}
     assert len(sink.received) == 1
 
 
@@ -247,11 +247,11 @@ def test_a_batch_out_of_time_gives_the_rest_back_without_using_their_attempts(
         subscribe(f"{sink.url}/ok/{i}")
     content = Content("Released", "Body", {})
     with django_capture_on_commit_callbacks(execute=True):
-        services.queue(
+        outbox.queue(
             key="k",
             kind="released",
             content=content,
-            recipients=services._subscribers("released", None),
+            recipients=outbox.subscriber_recipients("released", None),
             at=NOW,
         )
     assert sorted(r.path for r in sink.ok()) == ["/ok/0", "/ok/1", "/ok/2"]
@@ -280,7 +280,7 @@ def test_two_clusters_sweeping_at_once_queue_different_deliveries(monkeypatch):
 
     def first():
         with transaction.atomic():
-            services.sweep(now=NOW + dt.timedelta(seconds=1), limit=3)
+            outbox.sweep(now=NOW + dt.timedelta(seconds=1), limit=3)
             first_holds.set()
             # Still inside its transaction, its three rows locked, until the second is done.
             queued["second_finished_meanwhile"] = second_done.wait(5)
@@ -291,13 +291,13 @@ def test_two_clusters_sweeping_at_once_queue_different_deliveries(monkeypatch):
         with transaction.atomic():
             ids = list(Delivery.objects.filter(queued_at__isnull=True).values_list("pk", flat=True))
             queued["second_sees"] = ids
-            services.sweep(now=NOW + dt.timedelta(seconds=1))
+            outbox.sweep(now=NOW + dt.timedelta(seconds=1))
         second_done.set()
         connection.close()
 
     # After each commit, in the committing thread: record which sweep queued what.
     monkeypatch.setattr(
-        services, "enqueue", lambda ids: queued.__setitem__(threading.current_thread().name, ids)
+        outbox, "enqueue", lambda ids: queued.__setitem__(threading.current_thread().name, ids)
     )
     threads = [threading.Thread(target=f, name=f.__name__) for f in (first, second)]
     for thread in threads:

@@ -8,7 +8,7 @@ import time_machine
 from django.core import mail
 from django_q.models import Schedule
 
-from notifications import services, tasks
+from notifications import outbox, tasks
 from notifications.models import Message
 from releases import services as releases
 from releases import tasks as release_tasks
@@ -141,4 +141,4 @@ def test_approval_requests_reach_managers_through_the_outbox(
     message = Message.objects.get(kind="approval.needed")
     assert [d.address for d in message.deliveries.all()] == [manager.email]
     assert message.deliveries.get().status == "delivered"
-    assert services.sweep() == 0
+    assert outbox.sweep() == 0

@@ -11,14 +11,14 @@ from django.core import mail
 from django.db import connection
 from django.urls import reverse
 
-from notifications import services
+from notifications import links, messages, outbox, subscriptions
 from notifications.models import Delivery, Subscriber
 from tests.helpers import NOW, threaded_db
 
 pytestmark = pytest.mark.django_db
 
 
-def _link(message, name: str) -> str:
+def signed_link(message, name: str) -> str:
     [url] = re.findall(rf"http://\S+/{name}/\S+/", message.body)
     return url.replace("http://127.0.0.1:8000", "")
 
@@ -58,7 +58,7 @@ def test_an_email_subscription_sends_nothing_but_the_confirmation_until_confirme
     assert confirmation.to == ["reader@example.com"]
     assert "List-Unsubscribe" not in confirmation.extra_headers
 
-    link = _link(confirmation, "subscribe/confirm")
+    link = signed_link(confirmation, "subscribe/confirm")
     page = client.get(link)  # a mail scanner following the link changes nothing
     assert "Yes, send me release news" in page.content.decode()
     subscriber.refresh_from_db()
@@ -76,14 +76,14 @@ def test_an_email_subscription_sends_nothing_but_the_confirmation_until_confirme
 def test_new_preferences_for_a_known_address_wait_for_its_confirmation(client, post):
     with time_machine.travel(NOW, tick=False):
         post(reverse("subscribe"), {"email": "reader@example.com", "topics": ["released"]})
-        post(_link(mail.outbox[0], "subscribe/confirm"))
+        post(signed_link(mail.outbox[0], "subscribe/confirm"))
     # Someone else asks, later, to change what this address receives:
     with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
         post(reverse("subscribe"), {"email": "reader@example.com", "topics": ["items"]})
     assert len(mail.outbox) == 2
     subscriber = Subscriber.objects.get()
     assert subscriber.topics == ["released"]
-    post(_link(mail.outbox[-1], "subscribe/confirm"))
+    post(signed_link(mail.outbox[-1], "subscribe/confirm"))
     subscriber.refresh_from_db()
     assert subscriber.topics == ["items"]
 
@@ -106,10 +106,10 @@ def test_every_email_carries_a_one_click_unsubscribe(
     client, post, subscribe, django_capture_on_commit_callbacks
 ):
     subscriber = subscribe("reader@example.com")
-    content = services.messages.Content("Released: x", "Body", {})
-    recipients = services._subscribers("released", None)
+    content = messages.Content("Released: x", "Body", {})
+    recipients = outbox.subscriber_recipients("released", None)
     with django_capture_on_commit_callbacks(execute=True):
-        services.queue(
+        outbox.queue(
             key="k",
             kind="released",
             content=content,
@@ -117,7 +117,7 @@ def test_every_email_carries_a_one_click_unsubscribe(
             at=subscriber.created_at,
         )
     [sent] = mail.outbox
-    link = _link(sent, "unsubscribe")
+    link = signed_link(sent, "unsubscribe")
     assert sent.extra_headers["List-Unsubscribe"] == f"<http://127.0.0.1:8000{link}>"
     assert sent.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     # RFC 8058: the mail client POSTs, with no cookie and no CSRF token.
@@ -138,7 +138,7 @@ def test_a_forged_or_broken_link_says_so(client):
 
 def test_a_token_of_one_kind_does_not_work_as_another(client, subscribe):
     subscriber = subscribe("reader@example.com")
-    unsubscribe = services.unsubscribe_link(subscriber.pk).split("/unsubscribe/")[1]
+    unsubscribe = links.unsubscribe_link(subscriber.pk).split("/unsubscribe/")[1]
     response = client.post(reverse("subscription-confirm", args=[unsubscribe.strip("/")]))
     assert response.status_code == 400
 
@@ -196,20 +196,20 @@ def test_one_mailbox_gets_one_confirmation_however_its_address_is_dressed(post):
         assert [m.to for m in mail.outbox] == [["victim@example.com"]]
         # Only the address that was sent a confirmation is written; the others left no trace.
         assert list(Subscriber.objects.values_list("email", flat=True)) == ["victim@example.com"]
-        traveller.shift(services.CONFIRM_EVERY)
+        traveller.shift(subscriptions.CONFIRM_EVERY)
         _subscribe_email(post, "victim+4@example.com")
     assert mail.outbox[-1].to == ["victim+4@example.com"] and len(mail.outbox) == 2
 
 
 def test_a_mailbox_gets_a_few_confirmations_a_day_at_most(post):
     with time_machine.travel(NOW, tick=False) as traveller:
-        for n in range(services.CONFIRM_DAILY + 2):
+        for n in range(subscriptions.CONFIRM_DAILY + 2):
             _subscribe_email(post, f"victim+{n}@example.com")
-            traveller.shift(services.CONFIRM_EVERY + dt.timedelta(minutes=1))
-        assert len(mail.outbox) == services.CONFIRM_DAILY
+            traveller.shift(subscriptions.CONFIRM_EVERY + dt.timedelta(minutes=1))
+        assert len(mail.outbox) == subscriptions.CONFIRM_DAILY
         traveller.shift(dt.timedelta(days=1))
         _subscribe_email(post, "victim@example.com")
-    assert len(mail.outbox) == services.CONFIRM_DAILY + 1
+    assert len(mail.outbox) == subscriptions.CONFIRM_DAILY + 1
 
 
 def test_a_client_that_subscribes_too_often_is_told_to_wait_and_nothing_is_written(post, settings):
@@ -255,7 +255,7 @@ def test_an_address_at_an_ip_literal_is_refused(post, email):
 def test_the_answer_does_not_tell_whether_an_address_is_subscribed(client, post):
     with time_machine.travel(NOW, tick=False):
         _subscribe_email(post, "known@example.com")
-        post(_link(mail.outbox[0], "subscribe/confirm"))
+        post(signed_link(mail.outbox[0], "subscribe/confirm"))
     with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
         known = _subscribe_email(post, "known@example.com")
         new = _subscribe_email(post, "fresh@example.com")
@@ -285,7 +285,7 @@ def test_confirmations_asked_at_the_same_moment_reach_the_mailbox_once(monkeypat
     """The first submission holds its transaction open, its confirmation not yet committed; a
     second, for another dressing of the same mailbox, finds none in the database."""
     holding, second_done = threading.Event(), threading.Event()
-    queue = services.queue
+    queue = outbox.queue
 
     def slow_queue(**kwargs):
         message = queue(**kwargs)
@@ -294,12 +294,12 @@ def test_confirmations_asked_at_the_same_moment_reach_the_mailbox_once(monkeypat
             second_done.wait(10)
         return message
 
-    monkeypatch.setattr(services, "queue", slow_queue)
-    monkeypatch.setattr(services, "enqueue", lambda ids: None)
+    monkeypatch.setattr(subscriptions, "queue", slow_queue)
+    monkeypatch.setattr(outbox, "enqueue", lambda ids: None)
 
     def run(email):
         try:
-            services.subscribe(email=email, topics=["released"], client="")
+            subscriptions.subscribe(email=email, topics=["released"], client="")
         finally:
             connection.close()
 

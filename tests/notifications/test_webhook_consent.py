@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from notifications import services, tasks, webhooks
+from notifications import outbox, subscriptions, tasks, webhooks
 from notifications.messages import Content
 from notifications.models import Delivery, Message, Subscriber
 from tests.helpers import NOW
@@ -92,17 +92,17 @@ def test_an_endpoint_that_does_not_echo_the_challenge_hears_nothing_else(
 
     # News goes to active subscribers only: this URL is not one.
     with django_capture_on_commit_callbacks(execute=True):
-        services.queue(
+        outbox.queue(
             key="k",
             kind="released",
             content=Content("Released: x", "Body", {}),
-            recipients=services._subscribers("released", None),
+            recipients=outbox.subscriber_recipients("released", None),
             at=NOW,
         )
     assert sink.count() == 1
 
     # The verification is retried with backoff (the same delivery), and stays unanswered.
-    later(NOW + dt.timedelta(minutes=5), services.sweep)
+    later(NOW + dt.timedelta(minutes=5), outbox.sweep)
     assert [r.json["type"] for r in sink.received] == ["subscription.verify"] * 2
     assert len({r.headers["Nightshift-Delivery"] for r in sink.received}) == 1
     subscriber.refresh_from_db()
@@ -111,10 +111,10 @@ def test_an_endpoint_that_does_not_echo_the_challenge_hears_nothing_else(
 
 def test_a_verification_lost_by_the_broker_is_sent_by_the_sweeper(post, sink, later, monkeypatch):
     with time_machine.travel(NOW, tick=False), monkeypatch.context() as lost:
-        lost.setattr(services, "enqueue", lambda ids: None)
+        lost.setattr(outbox, "enqueue", lambda ids: None)
         post(f"{sink.url}/echo/hook")
     assert sink.count() == 0 and not Subscriber.objects.get().is_active
-    later(NOW + dt.timedelta(minutes=6), services.sweep)  # DELIVERY_REQUEUE_SECONDS later
+    later(NOW + dt.timedelta(minutes=6), outbox.sweep)  # DELIVERY_REQUEUE_SECONDS later
     assert sink.count() == 1 and Subscriber.objects.get().is_active
 
 
@@ -122,10 +122,10 @@ def test_a_subscription_withdrawn_before_it_is_verified_gets_no_verification(
     post, sink, later, monkeypatch
 ):
     with time_machine.travel(NOW, tick=False), monkeypatch.context() as lost:
-        lost.setattr(services, "enqueue", lambda ids: None)
+        lost.setattr(outbox, "enqueue", lambda ids: None)
         post(f"{sink.url}/echo/hook")
-    services.subscriber_unsubscribe(subscriber=Subscriber.objects.get())
-    later(NOW + dt.timedelta(minutes=6), services.sweep)
+    subscriptions.subscriber_unsubscribe(subscriber=Subscriber.objects.get())
+    later(NOW + dt.timedelta(minutes=6), outbox.sweep)
     assert sink.count() == 0 and Delivery.objects.get().status == "skipped"
 
 
@@ -140,11 +140,11 @@ def test_unverified_webhooks_expire_after_a_day_and_the_url_may_be_subscribed_ag
     )
     assert Subscriber.objects.count() == 1
 
-    done = later(NOW + services.VERIFY_WITHIN + dt.timedelta(minutes=1), tasks.scheduled_work)
+    done = later(NOW + subscriptions.VERIFY_WITHIN + dt.timedelta(minutes=1), tasks.scheduled_work)
     assert done["unverified_webhooks_expired"] == 1
     assert not Subscriber.objects.exists() and not Delivery.objects.exists()
     assert not Message.objects.filter(kind="subscription.verify").exists()
-    later(NOW + dt.timedelta(days=2), services.sweep)
+    later(NOW + dt.timedelta(days=2), outbox.sweep)
     assert sink.count() == 1  # nothing but the first verification ever went there
 
     with time_machine.travel(NOW + dt.timedelta(days=2), tick=False):
@@ -159,7 +159,7 @@ def test_the_form_cannot_make_nightshift_hammer_one_host(post, sink, later):
         answers = [
             post(f"{sink.url}/ok/hook?n={n}", REMOTE_ADDR=f"203.0.113.{n}") for n in range(40)
         ]
-    per_host = services.UNVERIFIED_PER_HOST
+    per_host = subscriptions.UNVERIFIED_PER_HOST
     assert [a.status_code for a in answers] == [201] * per_host + [429] * (40 - per_host)
     refused = answers[per_host]
     assert "waiting for their endpoint to answer" in refused.content.decode()
@@ -167,14 +167,14 @@ def test_the_form_cannot_make_nightshift_hammer_one_host(post, sink, later):
     assert sink.count() == per_host and Subscriber.objects.count() == per_host
 
     # At a time: once the waiting ones expire, the host may be asked again.
-    later(NOW + services.VERIFY_WITHIN + dt.timedelta(minutes=1), tasks.scheduled_work)
+    later(NOW + subscriptions.VERIFY_WITHIN + dt.timedelta(minutes=1), tasks.scheduled_work)
     with time_machine.travel(NOW + dt.timedelta(days=1, hours=1), tick=False):
         assert post(f"{sink.url}/echo/hook", REMOTE_ADDR="198.51.100.1").status_code == 201
     assert sink.count() == per_host + 1
 
 
 def test_names_that_point_at_one_address_share_its_verification_requests(post, sink, monkeypatch):
-    monkeypatch.setattr(services, "VERIFY_PER_ADDRESS", 2)
+    monkeypatch.setattr(subscriptions, "VERIFY_PER_ADDRESS", 2)
     port = sink.server.server_address[1]
 
     real = socket.getaddrinfo

@@ -12,7 +12,7 @@ from approvals import services as approvals
 from approvals.models import ApprovalRequest
 from notes import services as notices
 from notes.models import AdvanceNotice
-from notifications import services as outbox
+from notifications import causes, outbox, scheduled
 from notifications.models import Contact, CustomerAccount, Delivery, Message
 from releases import services
 from releases.models import Release, ReleaseEvent, ReleaseItem
@@ -254,7 +254,7 @@ def test_edits_within_a_few_minutes_reach_customers_as_one_message(
         2,
         1,
     ]
-    later = outbox.revision_hold() + dt.timedelta(minutes=1)
+    later = causes.revision_hold() + dt.timedelta(minutes=1)
     with (
         time_machine.travel(dt.datetime.now(dt.UTC) + later, tick=False),
         django_capture_on_commit_callbacks(execute=True),
@@ -303,9 +303,9 @@ def test_items_are_sent_when_the_window_opens_or_as_early_as_the_setting_says(
 
     Subscriber.objects.create(channel="email", email="reader@example.com", confirmed_at=NOW)
     release = services.release_announce(release=make_release(), by=engineer, at=NOW)
-    assert outbox.announce_items(at=WED_WINDOW - dt.timedelta(hours=23)) == 0
-    assert outbox.announce_items(at=WED_WINDOW) == 1
-    assert outbox.announce_items(at=WED_WINDOW + dt.timedelta(minutes=1)) == 0  # once
+    assert scheduled.announce_items(at=WED_WINDOW - dt.timedelta(hours=23)) == 0
+    assert scheduled.announce_items(at=WED_WINDOW) == 1
+    assert scheduled.announce_items(at=WED_WINDOW + dt.timedelta(minutes=1)) == 0  # once
     text = Message.objects.get(kind="items").text
     assert "in the release window opening Wed 02 Dec 2026 00:00 PST" in text
 
@@ -344,7 +344,7 @@ def test_an_exceptional_release_is_public_only_once_authorized_and_from_its_slot
     from notifications.models import Subscriber
 
     Subscriber.objects.create(channel="email", email="reader@example.com", confirmed_at=NOW)
-    assert outbox.announce_items(at=SLOT[0]) == 1
+    assert scheduled.announce_items(at=SLOT[0]) == 1
     message = Message.objects.get(kind="items")
     assert "authorized exceptional release" in message.text
     assert "window" not in message.text.lower() and "window" not in str(message.data)

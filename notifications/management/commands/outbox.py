@@ -3,7 +3,7 @@ import json as _json
 from django.core.management.base import BaseCommand
 from django.db.models import Count
 
-from notifications import services
+from notifications import outbox
 from notifications.models import Delivery
 
 
@@ -44,8 +44,8 @@ class Command(BaseCommand):
         self.stdout.write(_json.dumps({"counts": counts, "ids": ids}))
 
     def _sweep(self, **_):
-        self.stdout.write(f"Queued {services.sweep()} deliveries.")
+        self.stdout.write(f"Queued {outbox.sweep()} deliveries.")
 
     def _retry(self, **_):
         dead = Delivery.objects.filter(status=Delivery.Status.DEAD).values_list("pk", flat=True)
-        self.stdout.write(f"Queued {services.delivery_retry(ids=dead)} dead deliveries again.")
+        self.stdout.write(f"Queued {outbox.delivery_retry(ids=dead)} dead deliveries again.")
