@@ -20,8 +20,7 @@ from approvals.models import ApprovalDecision, ApprovalRequest
 from lib.instants import html as instant
 from lib.instants import zone_label
 from lib.zones import named
-from releases import selectors
-from releases.admin import register_panel
+from releases import hooks, selectors
 from releases.models import Release
 from releases.windows import lasting
 
@@ -231,7 +230,7 @@ def approval_panel(request, release) -> str:
     )
 
 
-register_panel(approval_panel)
+hooks.register_panel(approval_panel)
 
 
 def ask_view(request, release_id):

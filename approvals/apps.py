@@ -11,12 +11,11 @@ class ApprovalsConfig(AppConfig):
         from approvals import calendar, services, timeline
         from approvals.models import ApprovalDecision, ApprovalRequest
         from audit import services as audit
-        from releases import calendar as release_calendar
-        from releases import services as releases
+        from releases import hooks
 
         timeline.register()
-        releases.register_facts(services.authorization_facts)
-        releases.register_event_hook(services.on_release_event)
+        hooks.register_facts(services.authorization_facts)
+        hooks.register_event_hook(services.on_release_event)
         # The requests and decisions themselves are governed rows (audit verify reconciles them).
         audit.register(
             ApprovalRequest,
@@ -25,4 +24,4 @@ class ApprovalsConfig(AppConfig):
         )  # fmt: skip
         audit.register(ApprovalDecision, ["request", "approver", "verdict", "comment", "at"])
         # Approved slots on the desk's calendar.
-        release_calendar.register_source(calendar.approved_slots)
+        hooks.register_calendar_source(calendar.approved_slots)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from approvals.models import ApprovalRequest
-from releases import timeline
+from releases import hooks
 from releases.timeline import span, who
 
 
@@ -40,7 +40,7 @@ def _settled(status: str):
 
 
 def register() -> None:
-    timeline.register("approval_requested", _requested)
-    timeline.register("approval_decision", _decision)
+    hooks.register_describer("approval_requested", _requested)
+    hooks.register_describer("approval_decision", _decision)
     for status in ("approved", "rejected", "withdrawn", "expired", "invalidated"):
-        timeline.register(f"approval_{status}", _settled(status))
+        hooks.register_describer(f"approval_{status}", _settled(status))

@@ -7,22 +7,21 @@ class NotesConfig(AppConfig):
 
     def ready(self):
         # A perceptible-impact release waits for its notice's lead time, and the notice follows
-        # its release (docs/architecture.md, "Plug-ins").
+        # its release (releases/hooks.py lists every plug-in).
         from audit import services as audit
         from notes import calendar, guards, services, timeline
         from notes.models import AdvanceNotice, NoticeRevision
-        from releases import calendar as release_calendar
         from releases import guards as release_guards
-        from releases import services as releases
+        from releases import hooks
 
         timeline.register()
-        releases.register_facts(services.notice_facts)
-        releases.register_event_hook(services.on_release_event)
-        release_guards.register(release_guards.SCHEDULE, guards.schedule_keeps_lead_time)
-        release_guards.register("announce", guards.notice_published_in_time)
-        release_guards.register("start", guards.starts_after_lead_time)
+        hooks.register_facts(services.notice_facts)
+        hooks.register_event_hook(services.on_release_event)
+        hooks.register_guard(release_guards.SCHEDULE, guards.schedule_keeps_lead_time)
+        hooks.register_guard("announce", guards.notice_published_in_time)
+        hooks.register_guard("start", guards.starts_after_lead_time)
         lower = release_guards.LOWER_IMPACT
-        release_guards.register(lower, guards.notice_withdrawn_before_lowering)
+        hooks.register_guard(lower, guards.notice_withdrawn_before_lowering)
         # Notices (drafts included) and their revisions are governed rows. Not updated_at: it
         # says when the row was saved, not what it says.
         audit.register(
@@ -33,4 +32,4 @@ class NotesConfig(AppConfig):
         )  # fmt: skip
         audit.register(NoticeRevision, ["notice", "number", "at", "by", "changes", "snapshot"])
         # Notices' tentative dates on the desk's calendar.
-        release_calendar.register_source(calendar.notice_dates)
+        hooks.register_calendar_source(calendar.notice_dates)

@@ -10,9 +10,9 @@ class NotificationsConfig(AppConfig):
         # the transaction that wrote the event (the outbox), without releases knowing.
         from audit import services as audit
         from notifications import causes
-        from releases import services as releases
+        from releases import hooks
 
-        releases.register_event_hook(causes.on_release_event)
+        hooks.register_event_hook(causes.on_release_event)
         from rules import services as rules
 
         rules.register_listener(causes.on_rule_change)

@@ -18,7 +18,7 @@ from accounts.desk import DeskTimeMixin
 from accounts.middleware import desk_zone
 from lib.instants import html as instant
 from lib.zones import named
-from releases import calendar, selectors, services, strip, timeline
+from releases import calendar, hooks, selectors, services, strip, timeline
 from releases.lifecycle import TRANSITIONS, available
 from releases.models import (
     Component,
@@ -177,16 +177,6 @@ class ReasonForm(forms.Form):
         self.fields["reason"].help_text = help_text
 
 
-# What other apps show on a release's page (approvals: its authorization). Each panel is
-# ``panel(request, release) -> HTML or ""``; see releases.hooks for who registers.
-RELEASE_PANELS: list = []
-
-
-def register_panel(panel) -> None:
-    if panel not in RELEASE_PANELS:
-        RELEASE_PANELS.append(panel)
-
-
 @admin.register(Release)
 class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
     form = ReleaseForm
@@ -278,7 +268,7 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
             possible = available(obj.state)
             context["lifecycle_actions"] = [(t.name, t.label) for t in possible if not t.confirm]
             context["confirmed_actions"] = [(t.name, f"{t.label}…") for t in possible if t.confirm]
-            context["panels"] = [html for panel in RELEASE_PANELS if (html := panel(request, obj))]
+            context["panels"] = [html for panel in hooks.panels if (html := panel(request, obj))]
             context["strip"] = release_strip(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 

@@ -7,9 +7,9 @@ a reader in Honolulu. Days are cut at local midnight, so a day is 23 or 25 hours
 the clocks change, and its times say which offset they are in.
 
 The releases app knows windows, freezes and releases. What sits above it (approvals' slots,
-notes' notice dates) is gathered through ``register_source``, called from those apps'
-AppConfig.ready(), as releases.services.register_facts does for guards: releases never imports
-them.
+notes' notice dates) is gathered through ``hooks.register_calendar_source``, called from
+those apps' AppConfig.ready(), as ``hooks.register_facts`` does for guards: releases never
+imports them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from lib.instants import local_and_utc
 from lib.zones import iso_utc
+from releases import hooks
 from releases.models import Component, Release
 from releases.selectors import window_calendar
 from releases.windows import EARLIEST, LATEST, WindowCalendar
@@ -54,13 +55,6 @@ class Entry:
 
 # A source gives the entries of [start, end) for one component (None: every component).
 Source = Callable[[dt.datetime, dt.datetime, str | None], Iterable[Entry]]
-_sources: list[Source] = []
-
-
-def register_source(source: Source) -> None:
-    """Add entries from another app to the desk's calendar (from its AppConfig.ready)."""
-    if source not in _sources:
-        _sources.append(source)
 
 
 # --- Entries ---------------------------------------------------------------------------------
@@ -174,7 +168,7 @@ def desk_entries(
         *freeze_entries(calendar, start, end, component),
         *release_entries(releases_between(start, end, component), start, end, calendar),
     ]
-    for source in _sources:
+    for source in hooks.calendar_sources:
         entries.extend(source(start, end, component))
     return entries
 

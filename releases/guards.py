@@ -3,8 +3,8 @@
 A guard looks at a release's facts, the instant and the window calendar, and returns the reasons
 it refuses (empty: no objection). A refused transition reports every reason of every guard.
 
-Other apps add guards with ``register(action, guard)`` and facts with
-``releases.services.register_facts(provider)`` from their AppConfig.ready(); releases never
+Other apps add guards with ``releases.hooks.register_guard(action, guard)`` and facts with
+``releases.hooks.register_facts(provider)`` from their AppConfig.ready(); releases never
 imports them. Exceptional releases need an authorization: that rule lives here, and the
 authorization arrives as a fact (``ReleaseFacts.authorization``) from whichever app grants it.
 """

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts import roles
 from audit import services as audit
 from lib.errors import Invalid
-from releases import guards, selectors
+from releases import guards, hooks, selectors
 from releases.lifecycle import TRANSITIONS
 from releases.models import (
     Component,
@@ -63,40 +63,12 @@ class ReleaseInvalid(Invalid):
     """A release cannot be written so."""
 
 
-# --- Extension points for the other apps (registered from their AppConfig.ready) -------------
-
-FactsProvider = Callable[[Release, dt.datetime], dict[str, Any]]
-EventHook = Callable[[ReleaseEvent], None]
-
-_facts_providers: list[FactsProvider] = []
-_event_hooks: list[EventHook] = []
-_event_listeners: list[Callable[[int], None]] = []
-
-
-def register_facts(provider: FactsProvider) -> None:
-    """Add facts for guards, e.g. {"authorization": Authorization(...)} from approvals."""
-    if provider not in _facts_providers:
-        _facts_providers.append(provider)
-
-
-def register_event_hook(hook: EventHook) -> None:
-    """Run ``hook(event)`` inside the transaction that wrote each release event."""
-    if hook not in _event_hooks:
-        _event_hooks.append(hook)
-
-
-def register_event_listener(listener: Callable[[int], None]) -> None:
-    """Call ``listener(event_id)`` after the transaction that wrote each event commits."""
-    if listener not in _event_listeners:
-        _event_listeners.append(listener)
-
-
 def release_facts(
     release: Release, *, at: dt.datetime, start_moved: bool = True
 ) -> guards.ReleaseFacts:
     """The plain values guards see, with what the other apps add (authorization, notice)."""
     values: dict[str, Any] = {}
-    for provider in _facts_providers:
+    for provider in hooks.facts_providers:
         values.update(provider(release, at))
     breaking = ()
     if release.pk is not None:
@@ -153,9 +125,9 @@ def record_event(
             at=at,
             after=audit.snapshot(event),
         )
-        for hook in _event_hooks:
+        for hook in hooks.event_hooks:
             hook(event)
-    for listener in _event_listeners:
+    for listener in hooks.event_listeners:
         transaction.on_commit(partial(listener, event.pk))
     return event
 

@@ -2,8 +2,8 @@
 
 "morgan approved the slot Mon 30 Nov 2026 06:00–08:00 PST (14:00–16:00 UTC)", "rolled back:
 post-release test failed; 2.14.0 is current again". Each action has a describer; other apps
-add theirs for the actions they write (approvals, notes) with ``register``. An action nobody
-describes still reads as a sentence, never as raw JSON.
+add theirs for the actions they write (approvals, notes) with ``hooks.register_describer``.
+An action nobody describes still reads as a sentence, never as raw JSON.
 """
 
 from __future__ import annotations
@@ -12,16 +12,11 @@ import datetime as dt
 from collections.abc import Callable
 
 from lib.instants import local_and_utc
+from releases import hooks
 from releases.models import ReleaseEvent
 from releases.windows import between
 
 Describer = Callable[[ReleaseEvent], str]
-_describers: dict[str, Describer] = {}
-
-
-def register(action: str, describer: Describer) -> None:
-    """Say how events of ``action`` read (apps call this from their AppConfig.ready)."""
-    _describers[action] = describer
 
 
 def who(event: ReleaseEvent) -> str:
@@ -30,7 +25,7 @@ def who(event: ReleaseEvent) -> str:
 
 def describe(event: ReleaseEvent) -> str:
     """One sentence for one event, starting with who did it."""
-    describer = _describers.get(event.action)
+    describer = hooks.describers.get(event.action)
     if describer is not None:
         return describer(event)
     return f"{who(event)}: {event.action.replace('_', ' ')}."
@@ -115,4 +110,4 @@ _OWN: dict[str, Describer] = {
     ),
 }
 for _action, _describer in _OWN.items():
-    register(_action, _describer)
+    hooks.register_describer(_action, _describer)

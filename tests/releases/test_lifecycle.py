@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from releases import guards, services
+from releases import guards, hooks, services
 from releases.models import AppendOnly, Component, Freeze, Release, ReleaseEvent, ReleaseItem
 from tests.helpers import NOW, WED_WINDOW, utc
 
@@ -182,9 +182,9 @@ def authorize_everything():
     def provider(release, at):
         return {"authorization": guards.Authorization("test-approval", *slot)}
 
-    services.register_facts(provider)
+    hooks.register_facts(provider)
     yield slot
-    services._facts_providers.remove(provider)
+    hooks.facts_providers.remove(provider)
 
 
 def test_an_authorization_from_another_app_lets_an_exceptional_release_start_in_its_slot(
@@ -334,8 +334,8 @@ def test_listeners_run_only_after_commit_and_hooks_inside(
     seen_inside, seen_after = [], []
     hook = seen_inside.append
     listener = seen_after.append
-    services.register_event_hook(hook)
-    services.register_event_listener(listener)
+    hooks.register_event_hook(hook)
+    hooks.register_event_listener(listener)
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             release = services.release_announce(release=make_release(), by=engineer, at=NOW)
@@ -345,5 +345,5 @@ def test_listeners_run_only_after_commit_and_hooks_inside(
             callback()
         assert seen_after == list(release.events.values_list("pk", flat=True))
     finally:
-        services._event_hooks.remove(hook)
-        services._event_listeners.remove(listener)
+        hooks.event_hooks.remove(hook)
+        hooks.event_listeners.remove(listener)
