@@ -111,18 +111,15 @@ def _migration_data(request):
     if not (transactional or "live_server" in request.fixturenames):
         return
     request.getfixturevalue("transactional_db")
-    import importlib
-
     from django.apps import apps
 
     from releases.models import RulesRevision, WindowPolicy
+    from releases.defaults import DEFAULT_POLICY
 
     roles.grant(apps)  # the groups and their permissions, from the one table
     RulesRevision.objects.get_or_create(pk=1)
     if not WindowPolicy.objects.exists():
-        importlib.import_module("releases.migrations.0002_default_policy_and_permissions").forwards(
-            apps, None
-        )
+        WindowPolicy.objects.create(**DEFAULT_POLICY)
     from audit import services as audit
 
     audit.baseline()  # as after migrate: the rows put back are known to the log

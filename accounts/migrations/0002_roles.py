@@ -1,18 +1,12 @@
 from django.db import migrations
 
-ROLES = ["Release engineers", "Senior management"]
+from accounts.roles import grant
 
 
-def create_roles(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    for name in ROLES:
-        Group.objects.get_or_create(name=name)
-
-
-def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=ROLES).delete()
+def forwards(apps, schema_editor):
+    grant(apps)  # the roles' permissions, from the one table in accounts/roles.py
 
 
 class Migration(migrations.Migration):
     dependencies = [("accounts", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
-    operations = [migrations.RunPython(create_roles, remove_roles)]
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

@@ -1,18 +1,10 @@
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.roles import grant
 
 
 def forwards(apps, schema_editor):
-    for config in apps.get_app_configs():
-        config.models_module = True
-        create_permissions(config, apps=apps, verbosity=0)
-        config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    views = Permission.objects.filter(content_type__app_label="audit", codename__startswith="view_")
-    # View only: the admin offers no add, change or delete, whatever permissions say.
-    for name in ("Senior management", "Auditors"):
-        Group.objects.get(name=name).permissions.add(*views)
+    grant(apps)  # the roles' permissions, from the one table in accounts/roles.py
 
 
 class Migration(migrations.Migration):

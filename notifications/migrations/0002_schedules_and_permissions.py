@@ -1,5 +1,6 @@
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.roles import grant
 
 # Every minute, a fixed interval (no DST drift); each task works out from the clock what is due,
 # so a run missed while no cluster was up is simply done by the next one (catch_up is off).
@@ -16,21 +17,7 @@ def forwards(apps, schema_editor):
             name=name,
             defaults={"func": func, "schedule_type": "I", "minutes": 1, "repeats": -1},
         )
-    for config in apps.get_app_configs():
-        config.models_module = True
-        create_permissions(config, apps=apps, verbosity=0)
-        config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    mine = Permission.objects.filter(content_type__app_label="notifications")
-    # The release team runs subscribers, customer accounts and the outbox; managers look.
-    Group.objects.get(name="Release engineers").permissions.add(
-        *mine.exclude(codename__in=["add_delivery", "add_message", "change_message"])
-    )
-    Group.objects.get(name="Senior management").permissions.add(
-        *mine.filter(codename__startswith="view_")
-    )
-
+    grant(apps)  # the roles' permissions, from the one table in accounts/roles.py
 
 def backwards(apps, schema_editor):
     apps.get_model("django_q", "Schedule").objects.filter(name__in=SCHEDULES).delete()
