@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "rules",
     "status",
     "notifications",
+    "public",
 ]
 
 MIDDLEWARE = [

@@ -56,5 +56,6 @@ urlpatterns = [
     re_path(r"^api/", not_found),
     path("", include("notifications.urls")),
     path("", include("status.urls")),
-    path("", include("notes.urls")),
+    path("", include("public.urls")),
+    path("", include("releases.urls")),
 ]

@@ -18,6 +18,7 @@ from accounts.permissions import PublicThrottle
 from api.pagination import page_of
 from api.problems import Refused
 from notes import selectors, services
+from notes.http import public
 from notes.models import AdvanceNotice
 from notes.serializers import (
     DaySerializer,
@@ -25,7 +26,6 @@ from notes.serializers import (
     NotesQuerySerializer,
     NoticeSerializer,
 )
-from notes.views import public
 from releases.models import Release
 
 

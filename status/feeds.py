@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from notes.feeds import _ComponentFeed
+from releases.feeds import ComponentFeed
 from status.models import IncidentUpdate
 
 
-class StatusFeed(_ComponentFeed):
+class StatusFeed(ComponentFeed):
     """Service-level changes as they happen, with the follow-ups until back to normal."""
 
     def title(self, query):

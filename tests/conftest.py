@@ -113,8 +113,8 @@ def _migration_data(request):
     request.getfixturevalue("transactional_db")
     from django.apps import apps
 
-    from releases.models import RulesRevision, WindowPolicy
     from releases.defaults import DEFAULT_POLICY
+    from releases.models import RulesRevision, WindowPolicy
 
     roles.grant(apps)  # the groups and their permissions, from the one table
     RulesRevision.objects.get_or_create(pk=1)

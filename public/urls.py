@@ -1,6 +1,8 @@
+"""The public site's pages, feeds and calendars."""
+
 from django.urls import path
 
-from notes import feeds, views
+from public import feeds, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +13,5 @@ urlpatterns = [
     path("feeds/releases.atom", views.public(feeds.ReleasesFeed()), name="releases-feed"),
     path("feeds/notices.atom", views.public(feeds.NoticesFeed()), name="notices-feed"),
     path("calendar/", views.calendar_page, name="calendar"),
-    path("calendar/windows.ics", views.windows_ics, name="windows-ics"),
     path("calendar/releases.ics", views.releases_ics, name="releases-ics"),
 ]

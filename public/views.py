@@ -1,73 +1,31 @@
-"""The public site: no login, readable without JavaScript, conditional GET everywhere."""
+"""The public site: no login, readable without JavaScript, conditional GET everywhere
+(notes.http)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from functools import partial
 
 from django import forms
-from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
-from django.views.decorators.http import condition, require_safe
+from django.views.decorators.http import require_safe
 
-from notes import feeds, selectors
+from notes import selectors
+from notes.http import display_zone, public, public_calendar, public_with_windows, request_now
 from notes.models import AdvanceNotice
+from public import feeds
 from releases import calendar
 from releases import selectors as release_selectors
-from releases.models import Component, Freeze, ReleaseItem, WindowPolicy, validate_in_range
-from releases.windows import get_zone
-
-
-def _etag(request, *args, windows: bool = False, day: bool = False, **kwargs) -> str:
-    # The path and query string are part of what a page shows; the digest is stable across
-    # processes (Python's hash() is not), so every gunicorn worker agrees on it. The view reads
-    # the same instant (request.now), so the page and its validator agree on what was public.
-    request.now = timezone.now()
-    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:12]
-    version = selectors.public_version(request.now, windows=windows)
-    if day:
-        # A page that marks today (and shows this month when asked for no date) changes at
-        # local midnight too.
-        version += f"-{request.now.astimezone(_display_zone()):%Y%m%d}"
-    return f'"{version}-{path}"'
-
-
-def _display_zone():
-    return get_zone(settings.DISPLAY_TIME_ZONE)
-
-
-def _now(request) -> dt.datetime:
-    return getattr(request, "now", None) or timezone.now()
-
-
-public = condition(etag_func=_etag)
-# Pages that say whether each component's window is open now.
-public_with_windows = condition(etag_func=partial(_etag, windows=True))
-# The calendar: windows, and which day is today.
-public_calendar = condition(etag_func=partial(_etag, windows=True, day=True))
-
-
-@require_safe
-def windows_ics(request):
-    """Every window policy and freeze as a calendar to subscribe to (webcal)."""
-    body = feeds.windows_calendar(
-        WindowPolicy.objects.with_scope(),
-        Freeze.objects.with_scope(),
-        now=timezone.now(),
-        host=_host(request),
-    )
-    return _calendar_response(body, "nightshift-windows.ics")
+from releases.models import Component, ReleaseItem, validate_in_range
+from releases.views import calendar_response, request_host
 
 
 @require_safe
 @public
 def releases_ics(request):
     """Scheduled releases and the tentative dates of advance notices."""
-    now = _now(request)
+    now = request_now(request)
     releases = selectors.public_releases(at=now).filter(
         scheduled_start__gte=now - dt.timedelta(days=90)
     )
@@ -76,27 +34,17 @@ def releases_ics(request):
         releases,
         notices,
         now=now,
-        host=_host(request),
+        host=request_host(request),
         site=request.build_absolute_uri("/").rstrip("/"),
     )
-    return _calendar_response(body, "nightshift-releases.ics")
-
-
-def _host(request) -> str:
-    return request.get_host().split(":")[0] or "nightshift"
-
-
-def _calendar_response(body: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
+    return calendar_response(body, "nightshift-releases.ics")
 
 
 @require_safe
 @public_with_windows
 def home(request):
     """The next windows and their releases, the latest releases and the upcoming notices."""
-    now = _now(request)
+    now = request_now(request)
     calendar = release_selectors.window_calendar()
     components = list(Component.objects.order_by("name"))
     rows = [{"component": c, "decision": calendar.decide_now(now, c.slug)} for c in components]
@@ -130,8 +78,8 @@ def calendar_page(request):
     """A month or a week of windows, freezes, public releases and notices' dates, in the
     display zone. ?view=month|week&date=YYYY-MM-DD&component=<slug>; anything else falls back
     to this month (or week) and every component."""
-    now = _now(request)
-    zone = _display_zone()
+    now = request_now(request)
+    zone = display_zone()
     today = now.astimezone(zone).date()
     view = request.GET.get("view")
     view = view if view in calendar.VIEWS else calendar.MONTH
@@ -196,7 +144,7 @@ def release_notes(request):
     values = form.cleaned_data if form.is_bound and form.is_valid() else {}
     item_type = values.get("type") or None
     releases = selectors.filtered(
-        at=_now(request),
+        at=request_now(request),
         component=values.get("component") or None,
         item_type=item_type,
         start=values.get("start"),
@@ -220,7 +168,7 @@ def release_notes(request):
 @require_safe
 @public
 def release_detail(request, component: str, version: str):
-    release = selectors.public_release(component, version, at=_now(request))
+    release = selectors.public_release(component, version, at=request_now(request))
     if release is None:
         raise Http404("No such public release.")
     return render(request, "notes/release.html", {"note": selectors.release_note(release)})
@@ -229,7 +177,7 @@ def release_detail(request, component: str, version: str):
 @require_safe
 @public
 def notices(request):
-    now = _now(request)
+    now = request_now(request)
     public_notices = list(selectors.public_notices().order_by("tentative_start"))
     upcoming = [
         n
