@@ -81,24 +81,19 @@ def calendar_page(request):
     now = request_now(request)
     zone = display_zone()
     today = now.astimezone(zone).date()
-    view = request.GET.get("view")
-    view = view if view in calendar.VIEWS else calendar.MONTH
-    day = calendar.shown_date(view, request.GET.get("date"), today)
-    components = list(Component.objects.order_by("name").values_list("slug", "name"))
-    component = request.GET.get("component") or None
-    if component not in {slug for slug, _ in components}:
-        component = None
-    start, end = calendar.bounds(view, day, zone)
-    entries = selectors.public_calendar_entries(start, end, at=now, component=component)
-    grid = calendar.layout(view, day, zone, entries, today=today)
+    query = calendar.read_query(request.GET, zone=zone, today=today)
+    entries = selectors.public_calendar_entries(
+        query.start, query.end, at=now, component=query.component
+    )
+    grid = calendar.layout(query.view, query.day, zone, entries, today=today)
     return render(
         request,
         "notes/calendar.html",
         {
             "grid": grid,
-            "links": calendar.navigation(grid, component),
-            "components": components,
-            "component": component,
+            "links": calendar.navigation(grid, query.component),
+            "components": query.components,
+            "component": query.component,
         },
     )
 

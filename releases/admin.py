@@ -406,25 +406,18 @@ class ReleaseAdmin(DeskTimeMixin, admin.ModelAdmin):
         """
         zone = named(desk_zone(request.user))
         today = timezone.now().astimezone(zone).date()
-        view = request.GET.get("view")
-        view = view if view in calendar.VIEWS else calendar.MONTH
-        day = calendar.shown_date(view, request.GET.get("date"), today)
-        components = list(Component.objects.order_by("slug").values_list("slug", "name"))
-        component = request.GET.get("component") or None
-        if component not in {slug for slug, _ in components}:
-            component = None
-        start, end = calendar.bounds(view, day, zone)
-        entries = calendar.desk_entries(start, end, component=component)
-        grid = calendar.layout(view, day, zone, entries, today=today, link=admin_link)
+        query = calendar.read_query(request.GET, zone=zone, today=today, order_by="slug")
+        entries = calendar.desk_entries(query.start, query.end, component=query.component)
+        grid = calendar.layout(query.view, query.day, zone, entries, today=today, link=admin_link)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Release calendar: {grid.title}",
             "opts": self.model._meta,
             "is_nav_sidebar_enabled": False,  # the grid needs the width
             "grid": grid,
-            "links": calendar.navigation(grid, component),
-            "components": components,
-            "component": component,
+            "links": calendar.navigation(grid, query.component),
+            "components": query.components,
+            "component": query.component,
         }
         return TemplateResponse(request, "admin/releases/release/calendar.html", context)
 

@@ -194,6 +194,32 @@ def midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
 
 
+@dataclass(frozen=True)
+class Query:
+    """What a calendar page was asked for, with anything invalid replaced by the default: this
+    month (or week), every component."""
+
+    view: str
+    day: dt.date
+    components: list[tuple[str, str]]  # (slug, name) of every component, for the filter
+    component: str | None
+    start: dt.datetime
+    end: dt.datetime
+
+
+def read_query(params, *, zone: ZoneInfo, today: dt.date, order_by: str = "name") -> Query:
+    """?view=month|week&date=YYYY-MM-DD&component=<slug>, read for a page in ``zone``."""
+    view = params.get("view")
+    view = view if view in VIEWS else MONTH
+    day = shown_date(view, params.get("date"), today)
+    components = list(Component.objects.order_by(order_by).values_list("slug", "name"))
+    component = params.get("component") or None
+    if component not in {slug for slug, _ in components}:
+        component = None
+    start, end = bounds(view, day, zone)
+    return Query(view, day, components, component, start, end)
+
+
 def bounds(view: str, day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
     """The instants [start, end) a view of ``day`` covers in ``zone``."""
     first, last = period(view, day)
