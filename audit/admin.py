@@ -10,19 +10,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from audit.models import Anchor, Entry
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    actions = None
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from lib.admin import ReadOnlyAdmin
 
 
 @admin.register(Entry)

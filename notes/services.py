@@ -100,6 +100,22 @@ def notice_errors(
     return errors
 
 
+def _revision(notice, action: str, *, by, at, changes, snapshot, details) -> None:
+    """The notice's next revision (numbered as the notice now is), on the audit log and on its
+    release's timeline, where the hooks tell customers."""
+    revision = NoticeRevision.objects.create(
+        notice=notice, number=notice.revision, at=at, by=by, changes=changes, snapshot=snapshot
+    )
+    audit.record(
+        action="notice_revision.created",
+        subject=revision,
+        actor=by,
+        at=at,
+        after=audit.snapshot(revision),
+    )
+    record_note(notice.release, action=action, by=by, at=at, details=details)
+
+
 def notice_create(
     *, release: Release, by, at: dt.datetime | None = None, **values
 ) -> AdvanceNotice:
@@ -167,28 +183,11 @@ def notice_update(*, notice: AdvanceNotice, by, at: dt.datetime | None = None, *
         )
         if published:
             sentences = [_describe(k, before[k], changed[k]) for k in changed]
-            revision = NoticeRevision.objects.create(
-                notice=notice,
-                number=notice.revision,
-                at=at,
-                by=by,
-                changes=sentences,
+            _revision(
+                notice, "notice_revised", by=by, at=at, changes=sentences,
                 snapshot={k: str(v) for k, v in before.items()},
-            )
-            audit.record(
-                action="notice_revision.created",
-                subject=revision,
-                actor=by,
-                at=at,
-                after=audit.snapshot(revision),
-            )
-            record_note(
-                notice.release,
-                action="notice_revised",
-                by=by,
-                at=at,
                 details={"notice": notice.pk, "changes": sentences},
-            )
+            )  # fmt: skip
     return notice
 
 
@@ -229,23 +228,10 @@ def notice_publish(*, notice: AdvanceNotice, by, at: dt.datetime | None = None) 
             before=before,
             after=audit.snapshot(notice, fields),
         )
-        revision = NoticeRevision.objects.create(
-            notice=notice, number=1, at=at, by=by, changes=["Published."], snapshot={}
-        )
-        audit.record(
-            action="notice_revision.created",
-            subject=revision,
-            actor=by,
-            at=at,
-            after=audit.snapshot(revision),
-        )
-        record_note(
-            notice.release,
-            action="notice_published",
-            by=by,
-            at=at,
+        _revision(
+            notice, "notice_published", by=by, at=at, changes=["Published."], snapshot={},
             details={"notice": notice.pk, "lead_days": lead_time(notice.impact_level).days},
-        )
+        )  # fmt: skip
     return notice
 
 

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from accounts.desk import DeskTimeMixin
 from accounts.middleware import desk_zone
+from lib.admin import ReadOnlyAdmin
 from lib.zones import named
 from releases.windows import range_error
 from status import probing
@@ -171,12 +172,11 @@ class DateRangeFilter(admin.ListFilter):
 
 
 @admin.register(ProbeSample)
-class ProbeSampleAdmin(DeskTimeMixin, admin.ModelAdmin):
+class ProbeSampleAdmin(DeskTimeMixin, ReadOnlyAdmin):
     list_display = ["at", "probe", "up", "latency_ms", "status_code", "error"]
     list_filter = ["up", "probe", "error", DateRangeFilter]
     list_select_related = ["probe"]
     show_full_result_count = False  # counting millions of rows for every page is not worth it
-    actions = None
     fields = ["probe", "at_shown", "up", "latency_ms", "status_code", "error"]
     readonly_fields = fields
 
@@ -185,12 +185,3 @@ class ProbeSampleAdmin(DeskTimeMixin, admin.ModelAdmin):
         from lib.instants import html
 
         return html(sample.at)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -72,3 +72,27 @@ postgres_only = pytest.mark.skipif(
     reason="select_for_update() is a no-op on SQLite; concurrency is tested on PostgreSQL",
 )
 threaded_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def store_rows_outside_the_range(component, owner) -> None:
+    """Rows no form or API accepts any more, as an old database or a script may hold them: a
+    freeze ending in 9999, a policy from year 1 with a billion-minute window, a release in 9999.
+    No read may fail because of them."""
+    from releases.models import Freeze, Release, WindowPolicy
+
+    Freeze.objects.create(
+        reason="Forever",
+        starts_at=utc(2026, 1, 1),
+        ends_at=dt.datetime(9999, 12, 31, tzinfo=dt.UTC),
+    )
+    WindowPolicy.objects.create(
+        name="Odd", rrule="FREQ=DAILY", start_time=dt.time(23), duration_minutes=10**9,
+        zone="Pacific/Kiritimati", effective_from=dt.date(1, 1, 1),
+        effective_until=dt.date(9999, 12, 31),
+    )  # fmt: skip
+    Release.objects.create(
+        component=component, version="9.9.9", title="Far", kind="exceptional",
+        scheduled_start=dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC),
+        expected_duration_minutes=10**9, owner=owner, state="announced",
+        public_from=utc(2026, 1, 1),
+    )  # fmt: skip

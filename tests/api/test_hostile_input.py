@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from notes.models import AdvanceNotice
-from releases.models import Component, Freeze, Release, ReleaseItem, WindowPolicy
-from tests.helpers import NOW, utc
+from releases.models import Component, Freeze, Release, ReleaseItem
+from tests.helpers import NOW, store_rows_outside_the_range, utc
 
 pytestmark = pytest.mark.django_db
 RANGE = "Nightshift supports dates from 1970-01-01 up to 2199-12-31"
@@ -61,22 +61,7 @@ def test_a_freeze_ending_in_9999_is_refused_and_one_stored_anyway_breaks_nothing
     Freeze.objects.create(
         reason="Ancient", starts_at=dt.datetime(1, 1, 1, tzinfo=dt.UTC), ends_at=utc(2026, 1, 1)
     )
-    Freeze.objects.create(
-        reason="Forever",
-        starts_at=utc(2026, 1, 1),
-        ends_at=dt.datetime(9999, 12, 31, tzinfo=dt.UTC),
-    )
-    WindowPolicy.objects.create(
-        name="Odd", rrule="FREQ=DAILY", start_time=dt.time(23), duration_minutes=10**9,
-        zone="Pacific/Kiritimati", effective_from=dt.date(1, 1, 1),
-        effective_until=dt.date(9999, 12, 31),
-    )  # fmt: skip
-    Release.objects.create(
-        component=api_component, version="9.9.9", title="Far", kind="exceptional",
-        scheduled_start=dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC),
-        expected_duration_minutes=10**9, owner=engineer, state="announced",
-        public_from=utc(2026, 1, 1),
-    )  # fmt: skip
+    store_rows_outside_the_range(api_component, engineer)
     client.force_login(engineer)
     _no_read_fails(client, engineer_api, ["/admin/releases/release/", "/admin/releases/freeze/"])
     gate = client.get("/api/v1/gate/?component=items-api").json()

@@ -11,7 +11,7 @@ from approvals import services as approvals
 from notes import services as notices
 from releases import calendar, services
 from releases.models import Freeze, Release
-from tests.helpers import IN_SLOT, NOW, WED_WINDOW, ask, utc
+from tests.helpers import IN_SLOT, NOW, WED_WINDOW, ask, store_rows_outside_the_range, utc
 
 pytestmark = pytest.mark.django_db
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -260,24 +260,8 @@ def test_releases_outside_every_window_say_so(make_release):
 def test_rows_stored_outside_the_supported_range_break_neither_calendar(
     client, engineer, api_component
 ):
-    from releases.models import WindowPolicy
 
-    Freeze.objects.create(
-        reason="Forever",
-        starts_at=utc(2026, 1, 1),
-        ends_at=dt.datetime(9999, 12, 31, tzinfo=dt.UTC),
-    )
-    WindowPolicy.objects.create(
-        name="Odd", rrule="FREQ=DAILY", start_time=dt.time(23), duration_minutes=10**9,
-        zone="Pacific/Kiritimati", effective_from=dt.date(1, 1, 1),
-        effective_until=dt.date(9999, 12, 31),
-    )  # fmt: skip
-    Release.objects.create(
-        component=api_component, version="9.9.9", title="Far", kind="exceptional",
-        scheduled_start=dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC),
-        expected_duration_minutes=10**9, owner=engineer, state="announced",
-        public_from=utc(2026, 1, 1),
-    )  # fmt: skip
+    store_rows_outside_the_range(api_component, engineer)
     client.force_login(engineer)
     for path in (CALENDAR, "/calendar/"):
         for query in ({}, {"view": "week", "date": "2199-12-20"}, {"date": "1970-01-01"}):
