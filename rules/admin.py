@@ -131,12 +131,7 @@ class WindowPolicyAdmin(RuleAdmin):
     target = "policy"
     list_display = [
         "name",
-        "rrule",
-        "start_time",
-        "duration_minutes",
-        "zone",
-        "effective_from",
-        "effective_until",
+        *RECURRENCE_FIELDS,
         "scope_label",
         "version",
     ]

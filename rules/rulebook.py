@@ -8,16 +8,9 @@ import datetime as dt
 from typing import Any
 
 from releases import windows
-from releases.models import Freeze, WindowPolicy
+from releases.models import RECURRENCE_FIELDS, Freeze, WindowPolicy
 
-RECURRENCE = [
-    "rrule",
-    "start_time",
-    "duration_minutes",
-    "zone",
-    "effective_from",
-    "effective_until",
-]
+RECURRENCE = RECURRENCE_FIELDS
 FIELDS = {
     "policy": ["name", *RECURRENCE, "applies_to_all", "components"],
     "freeze": ["reason", "starts_at", "ends_at", *RECURRENCE, "applies_to_all", "components"],
