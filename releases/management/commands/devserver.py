@@ -51,8 +51,9 @@ class Command(BaseCommand):
                         "",
                         f"Nightshift runs on {base}/ with a task cluster (Ctrl-C stops both).",
                         f"  Public site:   {base}/",
-                        f"  Release desk:  {base}/admin/  log in as engineer, manager or manager2",
-                        f"                 (password {password})",
+                        f"  Release desk:  {base}/admin/  log in as engineer, manager, manager2 or",
+                        f"                 operator (password {password})",
+                        f"  Status:        {base}/status/",
                         f"  API docs:      {base}/api/docs/",
                         f"  E-mail sent:   {settings.EMAIL_FILE_PATH}/ (one file per run)"
                         if getattr(settings, "EMAIL_FILE_PATH", None)
