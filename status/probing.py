@@ -198,6 +198,9 @@ def _impact(error: str) -> str:
     return Level.MAJOR if error in (Error.REFUSED, Error.TIMEOUT) else Level.PARTIAL
 
 
+TITLE_MAX = Incident._meta.get_field("title").max_length
+
+
 def _open_incident(probe: Probe, result: Result, now: dt.datetime) -> Incident | None:
     from status import services  # services imports the models; keep the import graph flat
 
@@ -217,16 +220,25 @@ def _open_incident(probe: Probe, result: Result, now: dt.datetime) -> Incident |
         f"the last answer: {detail}. This incident was opened automatically; "
         "a person will update it shortly."
     )
-    return services.incident_open(
-        title=f"{probe.component.name}: {probe.name} is failing",
-        impact=_impact(result.error),
-        components=[probe.component],
-        body=body,
-        by=None,
-        owner=owner,
-        automatic=True,
-        at=now,
-    )
+    title = f"{probe.component.name}: {probe.name} is failing"
+    if len(title) > TITLE_MAX:  # long names must not cost the incident (nor the sample)
+        title = title[: TITLE_MAX - 1] + "…"
+    try:
+        # A savepoint: an incident refused for any reason never rolls back the sample.
+        with transaction.atomic():
+            return services.incident_open(
+                title=title,
+                impact=_impact(result.error),
+                components=[probe.component],
+                body=body,
+                by=None,
+                owner=owner,
+                automatic=True,
+                at=now,
+            )
+    except (services.IncidentInvalid, services.IncidentRefused) as exc:
+        log.error("Probe %s: the incident it would open was refused: %s", probe.name, exc)
+        return None
 
 
 def record(probe_id: int, result: Result, now: dt.datetime) -> ProbeSample | None:

@@ -261,6 +261,7 @@ def incident_update(
     at: dt.datetime | None = None,
 ) -> IncidentUpdate:
     """Post an update (and perhaps a new state or impact); it keeps or renews the promise."""
+    asked_at = at
     at = at or timezone.now()
     _require_role(by)
     errors = update_errors(
@@ -271,6 +272,8 @@ def incident_update(
     body = body.strip()
     with transaction.atomic():
         incident = _locked(incident)
+        # Stamped once the lock is ours: never before an update that committed while we waited.
+        at = asked_at or timezone.now()
         if not incident.is_open:
             raise IncidentRefused(
                 "incident_resolved",
@@ -309,7 +312,7 @@ def incident_resolve(
     at: dt.datetime | None = None,
 ) -> IncidentUpdate:
     """Close it: "back to normal", said explicitly, with how long it lasted."""
-    at = at or timezone.now()
+    asked_at = at
     _require_role(by)
     errors: dict[str, str] = {}
     body = _check_body(body, errors, required=False)
@@ -318,6 +321,12 @@ def incident_resolve(
         raise IncidentInvalid(errors)
     with transaction.atomic():
         incident = _locked(incident)
+        at = asked_at or timezone.now()  # once the lock is ours (see incident_update)
+        latest = incident.updates.order_by("-at").values_list("at", flat=True).first()
+        if latest is not None and at < latest:
+            raise IncidentInvalid(
+                {"at": f"The last update is from {when(latest)}: resolve after it, not before."}
+            )
         if not incident.is_open:
             raise IncidentRefused(
                 "incident_resolved",
@@ -424,18 +433,26 @@ def escalate_overdue(*, at: dt.datetime | None = None) -> int:
 
 
 def outage_holds() -> list[Hold]:
-    """Plugged into releases: each open major outage holds its components' regular releases."""
+    """Plugged into releases: each open major outage holds its components' regular releases.
+
+    Internal incidents hold too (the outage is as real), but the gate, which anyone may ask,
+    does not quote their title.
+    """
     found = []
     open_majors = Incident.objects.open().filter(impact=Level.MAJOR).prefetch_related("components")
     for incident in open_majors:
         slugs = sorted(c.slug for c in incident.components.all())
+        named = f"Incident #{incident.pk} “{incident.title}”" if incident.public else (
+            f"An internal incident (#{incident.pk})"
+        )  # fmt: skip
+        since = incident.started_at
+        since_text = when(since) if range_error(since) is None else "long ago"
         found.append(
             Hold(
                 id=f"incident-{incident.pk}",
                 code=INCIDENT_OPEN,
-                detail=f"Incident #{incident.pk} “{incident.title}” (major outage) is open on "
-                f"{', '.join(slugs)} since {when(incident.started_at)}.",
-                start=incident.started_at,
+                detail=f"{named} (major outage) is open on {', '.join(slugs)} since {since_text}.",
+                start=since,
                 components=frozenset(slugs),
             )
         )

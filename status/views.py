@@ -58,9 +58,11 @@ def status_version(now) -> str:
     rules (the next window shown), a window opening or closing, or a new probe sample."""
     updates, incidents = IncidentUpdate._meta.db_table, Incident._meta.db_table
     support, revision = SupportContacts._meta.db_table, RulesRevision._meta.db_table
+    # Public incidents only: an internal one's activity must not show, even as a new ETag.
     return _fingerprint(
-        f"SELECT MAX(id) FROM {updates}",  # noqa: S608 - model names
-        f"SELECT COALESCE(SUM(version), 0) FROM {incidents}",  # noqa: S608
+        f"SELECT MAX(u.id) FROM {updates} u JOIN {incidents} i ON i.id = u.incident_id "  # noqa: S608 - model names
+        "WHERE i.public",
+        f"SELECT COALESCE(SUM(version), 0) FROM {incidents} WHERE public",  # noqa: S608
         f"SELECT MAX(updated_at) FROM {support}",  # noqa: S608
         f"SELECT token FROM {revision} WHERE id = 1",  # noqa: S608
         *PROBE_STATE,

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from lib import text
-from releases.models import Component, Release
+from releases.models import Component, Release, validate_in_range
 
 
 class Level(models.TextChoices):
@@ -76,8 +76,8 @@ class Incident(models.Model):
         related_name="incidents_owned",
         help_text="Answers for the next update: told first when a promised update is late.",
     )
-    started_at = models.DateTimeField(default=timezone.now)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now, validators=[validate_in_range])
+    resolved_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
     next_update_by = models.DateTimeField(
         null=True, blank=True, help_text="The latest update's promise of the next one."
     )

@@ -2,6 +2,7 @@
 escalation, and the hold an open major outage puts on regular releases."""
 
 import datetime as dt
+import json
 
 import pytest
 import time_machine
@@ -9,6 +10,7 @@ import time_machine
 from approvals import services as approvals
 from notifications.models import Contact, CustomerAccount, Delivery, Message, Subscriber
 from releases import services as releases
+from releases.models import Component
 from status import services
 from status.models import Incident
 from tests.helpers import IN_SLOT, NOW, WED_WINDOW, ask, utc
@@ -232,7 +234,9 @@ def test_an_open_major_outage_holds_regular_releases_but_not_the_fix_or_a_rollba
     )
     gate = anon_api.get(f"/api/v1/gate/?component=items-api&at={IN_WINDOW.isoformat()}").json()
     assert gate["reason"] == "incident_open"
-    services.incident_resolve(incident=incident, by=operator, at=NOW + dt.timedelta(hours=1))
+    services.incident_resolve(
+        incident=incident, by=operator, at=IN_WINDOW + dt.timedelta(minutes=1)
+    )
     releases.release_start(release=regular, by=engineer, at=IN_WINDOW)
 
 
@@ -262,3 +266,74 @@ def test_only_senior_management_edits_the_support_contacts(manager, engineer, cl
     page = client.get("/support/").content.decode()
     assert "mailto:emergency@example.com" in page and 'href="tel:+15550100"' in page
     assert "emergency@example.com" in client.get("/status/").content.decode()
+
+
+# --- What a hostile review found (each failed before its fix) ---------------------------------
+
+
+def test_a_failing_probe_with_long_names_still_records_and_opens_its_incident(
+    operator, closed_port
+):
+    from status import probing
+    from status.models import Probe, ProbeSample
+
+    component = Component.objects.create(slug="long", name="C" * 120, kind=Component.Kind.API)
+    probe = Probe.objects.create(
+        name="P" * 100, url=f"http://127.0.0.1:{closed_port}/", component=component,
+        timeout_seconds=1, failures_to_open=1,
+    )  # fmt: skip
+    probe.full_clean()
+    for minute in (0, 5, 10):
+        probing.run_due_probes(NOW + dt.timedelta(minutes=minute), everything=True)
+    assert ProbeSample.objects.filter(probe=probe, up=False).count() == 3
+    [incident] = Incident.objects.filter(components=component)
+    assert len(incident.title) == 200 and incident.title.endswith("…")
+
+
+def test_an_internal_major_outage_holds_releases_without_naming_itself_to_anyone(
+    operator, anon_api, client, api_component
+):
+    secret = "Secret vendor Acme breach"
+    _open(operator, [api_component], public=False, title=secret)
+    gate = anon_api.get(f"/api/v1/gate/?component=items-api&at={IN_WINDOW.isoformat()}").json()
+    assert gate["reason"] == "incident_open" and "internal incident" in gate["detail"]
+    assert secret not in json.dumps(gate)
+    with time_machine.travel(IN_WINDOW, tick=False):
+        assert secret not in client.get("/").content.decode()
+
+
+def test_internal_incident_activity_leaves_the_public_validators_alone(
+    operator, client, api_component
+):
+    internal = _open(operator, [api_component], public=False, impact="degraded_performance")
+    paths = ("/status/", "/support/", "/api/v1/status/", "/status/history/")
+    before = {path: client.get(path)["ETag"] for path in paths}
+    services.incident_update(incident=internal, body="internal note", by=operator)
+    assert before == {path: client.get(path)["ETag"] for path in paths}
+
+
+def test_a_stored_incident_outside_the_supported_range_breaks_no_read(
+    operator, anon_api, client, api_component
+):
+    Incident.objects.create(
+        title="old", impact="major_outage", owner=operator,
+        started_at=dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+    ).components.add(api_component)  # fmt: skip
+    releases.rules_changed()
+    assert anon_api.get("/api/v1/gate/?component=items-api").json()["reason"] in (
+        "incident_open", "outside_window", "in_window",
+    )  # fmt: skip
+    for path in ("/", "/status/", "/status/history/", "/api/v1/status/", "/calendar/"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_a_resolution_is_never_older_than_the_last_update(operator, api_component):
+    incident = _open(operator, [api_component], at=NOW)
+    services.incident_update(
+        incident=incident, body="late writer", by=operator, at=NOW + dt.timedelta(seconds=2)
+    )
+    with pytest.raises(services.IncidentInvalid) as refused:
+        services.incident_resolve(incident=incident, by=operator, at=NOW + dt.timedelta(seconds=1))
+    assert "at" in refused.value.errors
+    incident.refresh_from_db()
+    assert incident.is_open
