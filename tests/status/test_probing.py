@@ -22,13 +22,6 @@ Error = ProbeSample.Error
 FIVE = dt.timedelta(minutes=5)
 
 
-@pytest.fixture
-def operator(django_user_model):
-    user = django_user_model.objects.create_user("opal", "opal@example.com", "pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=roles.OPERATIONS))
-    return user
-
-
 # --- The check --------------------------------------------------------------------------------
 
 
@@ -128,6 +121,12 @@ def test_consecutive_failures_open_exactly_one_incident(make_probe, component, o
     assert probe.open_incident == incident and probe.consecutive_failures == 3
     _fail(probe, 5, at)
     assert Incident.objects.count() == 1
+    # Operations are told at once that a probe opened it (and customers, as for any incident).
+    from notifications.models import Message
+
+    [told] = Message.objects.filter(kind="status.probe")
+    assert [d.address for d in told.deliveries.all()] == [operator.email]
+    assert "Confirm or correct it" in told.text
 
 
 def test_recovery_does_not_resolve_and_a_new_streak_does_not_open_another(make_probe, operator):
