@@ -9,7 +9,7 @@ from django.urls import reverse
 from icalendar import Calendar, Event
 
 from notes.rendering import render_plain
-from releases.feeds import ComponentFeed
+from releases.feeds import ComponentFeed, tag
 
 
 class ReleasesFeed(ComponentFeed):
@@ -45,7 +45,7 @@ class ReleasesFeed(ComponentFeed):
         return reverse("release-detail", args=[release.component.slug, release.version])
 
     def item_guid(self, note):
-        return f"release-{note.release.pk}"
+        return tag(f"release-{note.release.pk}")
 
     def item_guid_is_permalink(self, note):
         return False
@@ -89,7 +89,7 @@ class NoticesFeed(ComponentFeed):
         return reverse("notice-detail", args=[notice.pk])
 
     def item_guid(self, notice):
-        return f"notice-{notice.pk}-r{notice.revision}"
+        return tag(f"notice-{notice.pk}-r{notice.revision}")
 
     def item_guid_is_permalink(self, notice):
         return False

@@ -106,6 +106,15 @@ def stamp(event: Event, obj, now: dt.datetime) -> None:
     event.add("last-modified", obj.updated_at)
 
 
+def tag(name: str) -> str:
+    """An entry's id as RFC 4151 tag URI: stable, unique to this site, and an IRI, as Atom asks."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    return f"tag:{urlsplit(settings.SITE_URL).hostname or 'nightshift'},2026:{name}"
+
+
 # --- Atom ----------------------------------------------------------------------------------------
 
 

@@ -237,10 +237,12 @@ class WindowSerializer(IntervalSerializer):
 
 
 class TraceEntrySerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["policy", "freeze"])
-    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["policy", "freeze", "hold"])
+    id = serializers.IntegerField(help_text="The policy's, freeze's or hold's id.")
     name = serializers.CharField()
-    verdict = serializers.ChoiceField(choices=["open", "closed", "frozen", "clear", "out_of_scope"])
+    verdict = serializers.ChoiceField(
+        choices=["open", "closed", "frozen", "clear", "out_of_scope", "held"]
+    )
     detail = serializers.CharField()
     occurrence = IntervalSerializer(allow_null=True)
     version = serializers.IntegerField(

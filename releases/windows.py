@@ -385,12 +385,13 @@ class WindowCalendar:
         if not held:
             return decision
         detail = " ".join(hold.detail for hold in held)
-        if decision.allowed:
-            detail += " Regular releases wait until it is resolved; rollbacks and authorized "
-            detail += "exceptional releases still go."
-        else:
+        if not decision.allowed:
             detail += " " + decision.detail
-        return replace(decision, allowed=False, reason=held[0].code, detail=detail)
+        trace = (
+            *decision.trace,
+            *(TraceEntry("hold", h.id, h.code, "held", h.detail) for h in held),
+        )
+        return replace(decision, allowed=False, reason=held[0].code, detail=detail, trace=trace)
 
     def _for(self, component: str) -> _Scoped:
         scoped = self._scoped.get(component)

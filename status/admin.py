@@ -6,7 +6,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import widgets
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -51,6 +56,9 @@ class OpenIncidentForm(forms.ModelForm):
         self.fields["owner"].required = False
         self.fields["owner"].help_text = "Leave empty to own it yourself."
         self.fields["owner"].queryset = services.incident_runners()
+        # No default impact: a major outage holds releases and tells key accounts; choose it.
+        self.fields["impact"].choices = [("", "---------"), *self.fields["impact"].choices]
+        self.fields["impact"].initial = None
 
     def clean(self):
         cleaned = super().clean()
@@ -72,12 +80,6 @@ class UpdateIncidentForm(forms.ModelForm):
     body = forms.CharField(
         label="Update", widget=forms.Textarea, required=False, help_text="Markdown."
     )
-    resolve = forms.BooleanField(
-        label="Resolve: back to normal",
-        required=False,
-        help_text="Closes the incident, says so to everyone told of it, records how long it "
-        "lasted.",
-    )
 
     class Meta:
         model = Incident
@@ -87,12 +89,12 @@ class UpdateIncidentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.is_open:
             self.fields["state"].choices = OPEN_STATES
+        # The last promise is history: the next one is promised afresh (or not at all).
+        self.initial.pop("next_update_by", None)
 
     def clean(self):
         cleaned = super().clean()
         if not self.instance.is_open:
-            return cleaned
-        if cleaned.get("resolve"):
             return cleaned
         errors = services.update_errors(
             body=cleaned.get("body"),
@@ -106,12 +108,39 @@ class UpdateIncidentForm(forms.ModelForm):
         return cleaned
 
 
-class Level(admin.SimpleListFilter):
+class ResolveForm(forms.Form):
+    body = forms.CharField(
+        label="Closing note",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=20_000,
+        help_text="Optional, Markdown: what happened and what was done. “Back to normal” and "
+        "the duration are said either way.",
+    )
+    postmortem_url = forms.URLField(
+        label="Postmortem", max_length=500, required=False, assume_scheme="https"
+    )
+
+
+class OpenOrResolved(admin.SimpleListFilter):
+    """The desk opens on what needs doing: the open incidents."""
+
     title = "open or resolved"
     parameter_name = "open"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Open"), ("no", "Resolved")]
+        return [("yes", "Open"), ("no", "Resolved"), ("all", "All")]
+
+    def value(self):
+        return super().value() or "yes"
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -123,8 +152,54 @@ class Level(admin.SimpleListFilter):
 
 @admin.register(Incident)
 class IncidentAdmin(DeskTimeMixin, admin.ModelAdmin):
-    list_display = ["title", "impact", "state", "started_at", "next_update_by", "late", "owner"]
-    list_filter = [Level, "impact", "state", "public", "components"]
+    list_display = ["title", "impact", "state", "affects", "started_at", "next_update_by", "late"]
+    list_select_related = ["owner"]
+    change_form_template = "admin/status/incident/change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("components")
+
+    @admin.display(description="components")
+    def affects(self, obj):
+        return ", ".join(c.name for c in obj.components.all())
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/resolve/",
+                self.admin_site.admin_view(self.resolve_view),
+                name="status_incident_resolve",
+            )
+        ]
+        return own + super().get_urls()
+
+    def resolve_view(self, request, pk):
+        """Back to normal: a page that says what resolving does, then the service."""
+        incident = get_object_or_404(Incident.objects.prefetch_related("components"), pk=pk)
+        if not self.has_change_permission(request, incident):
+            raise PermissionDenied
+        form = ResolveForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.incident_resolve(
+                    incident=incident, by=request.user, body=form.cleaned_data["body"],
+                    postmortem_url=form.cleaned_data["postmortem_url"],
+                )  # fmt: skip
+            except (services.IncidentInvalid, services.IncidentRefused) as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"{incident}: resolved, back to normal.")
+            return HttpResponseRedirect(reverse("admin:status_incident_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Resolve {incident}",
+            "incident": incident,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/status/incident/resolve.html", context)
+
+    list_filter = [OpenOrResolved, "impact", "state", "public", "components"]
     search_fields = ["title"]
     view_on_site = True
 
@@ -159,7 +234,7 @@ class IncidentAdmin(DeskTimeMixin, admin.ModelAdmin):
             (None, {"fields": summary}),
             (
                 "Post an update",
-                {"fields": ["body", "state", "impact", "next_update_by", "resolve"]},
+                {"fields": ["body", "state", "impact", "next_update_by"]},
             ),
             ("Postmortem", {"fields": ["postmortem_url"]}),
         ]
@@ -211,11 +286,6 @@ class IncidentAdmin(DeskTimeMixin, admin.ModelAdmin):
                     by=request.user,
                 )  # fmt: skip
                 obj.pk = self._opened.pk
-            elif obj.is_open and data.get("resolve"):
-                services.incident_resolve(
-                    incident=obj, by=request.user, body=data.get("body") or "",
-                    postmortem_url=data.get("postmortem_url") or "",
-                )  # fmt: skip
             elif obj.is_open and data.get("body"):
                 services.incident_update(
                     incident=obj, by=request.user, body=data["body"],
@@ -258,6 +328,14 @@ class SupportContactsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        # One row: straight to it (or to writing it, the first time).
+        if SupportContacts.objects.filter(pk=1).exists():
+            return HttpResponseRedirect(reverse("admin:status_supportcontacts_change", args=[1]))
+        if self.has_add_permission(request):
+            return HttpResponseRedirect(reverse("admin:status_supportcontacts_add"))
+        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         values = {name: form.cleaned_data[name] for name in form.changed_data}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from releases.feeds import ComponentFeed
+from releases.feeds import ComponentFeed, tag
 from status.models import IncidentUpdate
 
 
@@ -38,13 +38,16 @@ class StatusFeed(ComponentFeed):
         return reverse("incident-detail", args=[update.incident_id]) + f"#update-{update.pk}"
 
     def item_guid(self, update):
-        return f"incident-{update.incident_id}-update-{update.pk}"
+        return tag(f"incident-{update.incident_id}-update-{update.pk}")
 
     def item_guid_is_permalink(self, update):
         return False
 
     def item_pubdate(self, update):
         return update.at
+
+    def item_updateddate(self, update):
+        return update.at  # an update is never edited: published is updated
 
     def item_categories(self, update):
         return [update.state, update.impact]

@@ -34,14 +34,18 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     components = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     duration_minutes = serializers.SerializerMethodField()
+    worst_impact = serializers.ChoiceField(
+        choices=IMPACTS, read_only=True, help_text="The worst impact it reached."
+    )
     url = serializers.SerializerMethodField()
     updates = IncidentUpdateSerializer(many=True, read_only=True)
 
     class Meta:
         model = Incident
         fields = [
-            "id", "title", "impact", "state", "components", "started_at", "resolved_at",
-            "duration_minutes", "next_update_by", "postmortem_url", "url", "updates",
+            "id", "title", "impact", "worst_impact", "state", "components", "started_at",
+            "resolved_at", "duration_minutes", "next_update_by", "postmortem_url", "url",
+            "updates",
         ]  # fmt: skip
 
     def get_duration_minutes(self, incident) -> int | None:

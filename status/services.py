@@ -129,7 +129,7 @@ def _check_promise(next_update_by, at: dt.datetime, errors: dict) -> None:
     if problem := range_error(next_update_by):
         errors["next_update_by"] = problem
     elif next_update_by <= at:
-        errors["next_update_by"] = f"A promise is for later than now ({when(at)})."
+        errors["next_update_by"] = f"Promise the next update for later than now ({when(at)})."
     elif next_update_by - at > dt.timedelta(days=7):
         errors["next_update_by"] = "Promise the next update within a week."
 
@@ -449,9 +449,11 @@ def outage_holds() -> list[Hold]:
         since_text = when(since) if range_error(since) is None else "long ago"
         found.append(
             Hold(
-                id=f"incident-{incident.pk}",
+                id=incident.pk,
                 code=INCIDENT_OPEN,
-                detail=f"{named} (major outage) is open on {', '.join(slugs)} since {since_text}.",
+                detail=f"{named} (major outage) is open on {', '.join(slugs)} since {since_text}. "
+                "Regular releases wait until it is resolved; rollbacks and authorized "
+                "exceptional releases still go.",
                 start=since,
                 components=frozenset(slugs),
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -114,6 +115,14 @@ class Incident(models.Model):
     def duration(self) -> dt.timedelta | None:
         return self.resolved_at - self.started_at if self.resolved_at else None
 
+    @property
+    def worst_impact(self) -> str:
+        """The worst impact it reached: the outage log keeps it after the impact is lowered."""
+        return Level.worst([self.impact, *(u.impact for u in self.updates.all())])
+
+    def get_worst_impact_display(self) -> str:
+        return Level(self.worst_impact).label
+
     def overdue(self, at: dt.datetime) -> bool:
         return self.is_open and self.next_update_by is not None and self.next_update_by <= at
 
@@ -177,7 +186,16 @@ class SupportContacts(models.Model):
         default="24/7; reaches the on-call team, including by text alert.",
     )
     emergency_phone = models.CharField(
-        "emergency phone (24/7)", max_length=40, blank=True, validators=[text.single_line]
+        "emergency phone (24/7)",
+        max_length=40,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^\+?[0-9][0-9 ().-]{5,38}$",
+                "A phone number people can dial, e.g. +1 555 0100 (digits, spaces, + ( ) . -).",
+            )
+        ],
+        help_text="Shown as a link to dial on /support/ and every status page.",
     )
     sales_email = models.EmailField("additional services", blank=True)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -36,6 +36,7 @@ def test_an_incident_from_the_desk_to_a_customers_phone_and_the_outage_log(
     _log_in(page, live_server.url, operator.username)
     page.goto(live_server.url + "/admin/status/incident/add/")
     page.get_by_label("Title").fill("Item API writes failing")
+    assert page.get_by_label("Impact").input_value() == ""  # no default: a major outage is chosen
     page.get_by_label("Impact").select_option("major_outage")
     page.get_by_label("Components").select_option(label=api_component.name)
     page.get_by_label("First update").fill("Writes fail with **503**; investigating.")
@@ -72,10 +73,17 @@ def test_an_incident_from_the_desk_to_a_customers_phone_and_the_outage_log(
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375
     shot(phone, "status-phone")
 
+    # Resolving is its own step, on a page that says what it does (it cannot be undone).
     page.goto(live_server.url + f"/admin/status/incident/{incident.pk}/change/")
-    page.get_by_label("Resolve: back to normal").check()
-    page.get_by_role("button", name="Save", exact=True).click()
-    page.get_by_text("was changed successfully").wait_for()
+    page.get_by_role("link", name="Resolve…").click()
+    assert "cannot be undone" in page.locator("#content").inner_text()
+    page.get_by_label("Closing note").fill("The write pool is healthy again.")
+    shot(page, "status-desk-resolve")
+    page.get_by_role("button", name="Resolve: back to normal").click()
+    page.get_by_text("resolved, back to normal").wait_for()
+    # The desk's list opens on what needs doing: nothing open now.
+    page.goto(live_server.url + "/admin/status/incident/")
+    assert "0 incidents" in page.locator("#changelist").inner_text()
 
     phone.goto(live_server.url + "/status/history/")
     summary = phone.locator("details.incident summary").first

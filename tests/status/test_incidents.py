@@ -337,3 +337,29 @@ def test_a_resolution_is_never_older_than_the_last_update(operator, api_componen
     assert "at" in refused.value.errors
     incident.refresh_from_db()
     assert incident.is_open
+
+
+def test_the_gate_traces_the_hold_and_the_log_keeps_the_worst_impact(
+    operator, anon_api, api_component
+):
+    incident = _open(operator, [api_component])
+    gate = anon_api.get(f"/api/v1/gate/?component=items-api&at={IN_WINDOW.isoformat()}").json()
+    [held] = [t for t in gate["trace"] if t["kind"] == "hold"]
+    assert (held["id"], held["name"], held["verdict"]) == (incident.pk, "incident_open", "held")
+    assert "rollbacks and authorized exceptional releases still go" in held["detail"]
+    services.incident_update(
+        incident=incident, body="Better.", impact="degraded_performance", by=operator, at=NOW
+    )
+    services.incident_resolve(incident=incident, by=operator, at=NOW + dt.timedelta(hours=1))
+    shown = anon_api.get(f"/api/v1/incidents/{incident.pk}/").json()
+    assert (shown["impact"], shown["worst_impact"]) == ("degraded_performance", "major_outage")
+
+
+def test_the_emergency_phone_must_be_dialable(manager):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        services.support_contacts_save(values={"emergency_phone": "call us"}, by=manager)
+    assert "emergency_phone" in refused.value.message_dict
+    saved = services.support_contacts_save(values={"emergency_phone": "+1 (555) 0100"}, by=manager)
+    assert saved.emergency_phone == "+1 (555) 0100"

@@ -51,6 +51,7 @@ def test_the_outage_log_lists_each_month_with_timelines_and_durations(client, ou
         log = client.get("/status/history/").content.decode()
     assert "October 2026" in log and "November 2026" in log and "No incidents." in log
     assert "Items API down" in log and "lasted 2 h 5 min" in log
+    assert "Major outage" in log  # the worst it reached, whatever it was lowered to
     assert "Found it: a full disk." in log
     assert "<script>alert(1)</script>" not in log and "<strong>errors</strong>" in log
     detail = client.get(f"/status/incidents/{outage.pk}/").content.decode()
