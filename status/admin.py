@@ -83,7 +83,7 @@ class UpdateIncidentForm(forms.ModelForm):
 
     class Meta:
         model = Incident
-        fields = ["state", "impact", "postmortem_url"]
+        fields = ["title", "components", "state", "impact", "postmortem_url"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,6 +96,11 @@ class UpdateIncidentForm(forms.ModelForm):
         cleaned = super().clean()
         if not self.instance.is_open:
             return cleaned
+        posting = cleaned.get("body") or {"state", "impact", "next_update_by"} & set(
+            self.changed_data
+        )
+        if not posting:
+            return cleaned  # a correction (title, components, postmortem) without an update
         errors = services.update_errors(
             body=cleaned.get("body"),
             state=cleaned.get("state"),
@@ -228,8 +233,21 @@ class IncidentAdmin(DeskTimeMixin, admin.ModelAdmin):
                 ("Who and when", {"fields": ["next_update_by", "owner", "public"]}),
             ]
         summary = ["summary", "timeline"]
+        correct = (
+            "Correct the incident",
+            {
+                "fields": ["title", "components"],
+                "description": "A typo, or a component found affected later. Customers see it "
+                "at once on the status pages; they are told with the next update.",
+                "classes": ["collapse"],
+            },
+        )
         if not obj.is_open:
-            return [(None, {"fields": summary}), ("Postmortem", {"fields": ["postmortem_url"]})]
+            return [
+                (None, {"fields": summary}),
+                ("Postmortem", {"fields": ["postmortem_url"]}),
+                correct,
+            ]
         return [
             (None, {"fields": summary}),
             (
@@ -237,6 +255,7 @@ class IncidentAdmin(DeskTimeMixin, admin.ModelAdmin):
                 {"fields": ["body", "state", "impact", "next_update_by"]},
             ),
             ("Postmortem", {"fields": ["postmortem_url"]}),
+            correct,
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -292,7 +311,13 @@ class IncidentAdmin(DeskTimeMixin, admin.ModelAdmin):
                     state=data.get("state"), impact=data.get("impact"),
                     next_update_by=data.get("next_update_by"),
                 )  # fmt: skip
-            elif "postmortem_url" in form.changed_data:
+            if change and {"title", "components"} & set(form.changed_data):
+                services.incident_edit(
+                    incident=obj, by=request.user,
+                    title=data["title"] if "title" in form.changed_data else None,
+                    components=data["components"] if "components" in form.changed_data else None,
+                )  # fmt: skip
+            if change and "postmortem_url" in form.changed_data:
                 services.incident_set_postmortem(
                     incident=obj, url=data.get("postmortem_url") or "", by=request.user
                 )

@@ -364,6 +364,53 @@ def _check_url(value, errors: dict) -> str:
     return value
 
 
+def incident_edit(
+    *,
+    incident: Incident,
+    by,
+    title: str | None = None,
+    components: Iterable[Component] | None = None,
+    at: dt.datetime | None = None,
+) -> Incident:
+    """Correct the title or the affected components (a typo, a component found affected later).
+
+    Not a step customers are told of: the next update is. The audit log keeps what it was.
+    """
+    at = at or timezone.now()
+    _require_role(by)
+    errors: dict[str, str] = {}
+    if title is not None:
+        title = _check_title(title, errors)
+    if components is not None:
+        components = _check_components(components, errors)
+    if errors:
+        raise IncidentInvalid(errors)
+    with transaction.atomic():
+        incident = _locked(incident)
+        was = {
+            "title": incident.title,
+            "components": sorted(incident.components.values_list("slug", flat=True)),
+        }
+        holds_before = _holds_signature(incident)
+        if title is not None:
+            incident.title = title
+        incident.version += 1
+        incident.save(update_fields=["title", "version"])
+        if components is not None:
+            incident.components.set(components)
+        now_is = {
+            "title": incident.title,
+            "components": sorted(incident.components.values_list("slug", flat=True)),
+        }
+        audit.record(
+            action="status.incident.edited", subject=incident, actor=by, at=at, before=was,
+            after=now_is,
+        )  # fmt: skip
+        if _holds_signature(incident) != holds_before:
+            releases.rules_changed(at=at)
+    return incident
+
+
 def incident_set_postmortem(*, incident: Incident, url: str, by, at=None) -> Incident:
     """Link the postmortem (usually written after the incident is resolved)."""
     at = at or timezone.now()
@@ -375,7 +422,8 @@ def incident_set_postmortem(*, incident: Incident, url: str, by, at=None) -> Inc
     with transaction.atomic():
         incident = _locked(incident)
         incident.postmortem_url = url
-        incident.save(update_fields=["postmortem_url"])
+        incident.version += 1  # public pages show it: their validators must move
+        incident.save(update_fields=["postmortem_url", "version"])
         audit.record(action="status.incident.postmortem", subject=incident, actor=by, at=at)
     return incident
 

@@ -363,3 +363,36 @@ def test_the_emergency_phone_must_be_dialable(manager):
     assert "emergency_phone" in refused.value.message_dict
     saved = services.support_contacts_save(values={"emergency_phone": "+1 (555) 0100"}, by=manager)
     assert saved.emergency_phone == "+1 (555) 0100"
+
+
+def test_a_title_or_components_can_be_corrected_and_the_hold_follows(
+    operator, anon_api, client, api_component, client_component
+):
+    incident = _open(operator, [client_component], title="Wirtes fail")
+    gate = f"/api/v1/gate/?component=items-api&at={IN_WINDOW.isoformat()}"
+    assert anon_api.get(gate).json()["reason"] != "incident_open"
+    client.force_login(operator)
+    answer = client.post(
+        f"/admin/status/incident/{incident.pk}/change/",
+        {"title": "Writes fail", "components": [client_component.pk, api_component.pk],
+         "state": "investigating", "impact": "major_outage", "body": "", "postmortem_url": ""},
+    )  # fmt: skip
+    assert answer.status_code == 302
+    incident.refresh_from_db()
+    assert incident.title == "Writes fail" and incident.updates.count() == 1  # no update posted
+    assert {c.slug for c in incident.components.all()} == {"items-api", "js-client"}
+    assert anon_api.get(gate).json()["reason"] == "incident_open"  # the hold follows at once
+    from audit.models import Entry
+
+    edited = Entry.objects.get(action="status.incident.edited")
+    assert edited.before["title"] == "Wirtes fail" and edited.actor_username == "opal"
+
+
+def test_a_postmortem_link_moves_the_public_validator(operator, client, api_component):
+    incident = _open(operator, [api_component], impact="partial_outage")
+    services.incident_resolve(incident=incident, by=operator, at=NOW + dt.timedelta(hours=1))
+    page = f"/status/incidents/{incident.pk}/"
+    etag = client.get(page)["ETag"]
+    services.incident_set_postmortem(incident=incident, url="https://example.com/pm", by=operator)
+    again = client.get(page, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 200 and "https://example.com/pm" in again.content.decode()
