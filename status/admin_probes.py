@@ -14,13 +14,13 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django_q.tasks import async_task
 
 from accounts.desk import DeskTimeMixin
 from accounts.middleware import desk_zone
 from lib.admin import ReadOnlyAdmin
 from lib.zones import named
 from releases.windows import range_error
-from status import probing
 from status.models import Probe, ProbeSample
 
 
@@ -94,10 +94,22 @@ class ProbeAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     @admin.action(description="Run the selected probes now", permissions=["change"])
     def run_now(self, request, queryset):
-        active = list(queryset.filter(is_active=True))
+        # Off the request: a probe may take its whole timeout (up to a minute) to answer.
+        active = list(queryset.filter(is_active=True).values_list("pk", flat=True))
         skipped = queryset.count() - len(active)
-        recorded = probing.run(active, timezone.now())
-        self.message_user(request, f"{recorded} probe(s) run; see their samples.", messages.SUCCESS)
+        if active:
+            async_task("status.tasks.run_probes", active, group="probes")
+        samples = reverse("admin:status_probesample_changelist")
+        self.message_user(
+            request,
+            format_html(
+                '{} probe(s) asked now; their answers appear in <a href="{}">Probe samples</a> '
+                "within their timeout.",
+                len(active),
+                samples,
+            ),
+            messages.SUCCESS,
+        )
         if skipped:
             skipped_said = f"{skipped} inactive probe(s) skipped: activate them first."
             self.message_user(request, skipped_said, messages.WARNING)

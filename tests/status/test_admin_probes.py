@@ -67,7 +67,7 @@ def test_run_now_asks_the_selected_probes(client, operator, make_probe, server):
         follow=True,
     )
     page = response.content.decode()
-    assert "1 probe(s) run" in page and "1 inactive probe(s) skipped" in page
+    assert "1 probe(s) asked now" in page and "1 inactive probe(s) skipped" in page
     assert probe.samples.get().up and not idle.samples.exists()
 
 
