@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from api.parsers import BodyTooLarge
+from lib import errors as domain
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -95,6 +96,13 @@ def _as_drf(exc):
         )
     if isinstance(exc, RequestDataTooBig):
         return BodyTooLarge()
+    # The services' own two shapes of "no", wherever they come from (lib.errors).
+    if isinstance(exc, domain.Invalid):
+        return exceptions.ValidationError({k: [v] for k, v in exc.errors.items()})
+    if isinstance(exc, domain.Refused):
+        return Refused(
+            exc.detail, [{"code": exc.code, "detail": exc.detail}], status_code=exc.status
+        )
     return exc
 
 

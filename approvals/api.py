@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -12,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import roles
-from api.problems import Refused
 from approvals import services
 from approvals.models import ApprovalDecision, ApprovalRequest
 from approvals.serializers import (
@@ -33,18 +30,6 @@ class ReleaseTeam(permissions.BasePermission):
         return bool(user and user.is_authenticated) and (
             roles.is_release_engineer(user) or roles.is_senior_manager(user)
         )
-
-
-@contextmanager
-def domain_errors():
-    try:
-        yield
-    except services.ApprovalInvalid as exc:
-        raise exceptions.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
-    except services.ApprovalRefused as exc:
-        raise Refused(
-            exc.detail, [{"code": exc.code, "detail": exc.detail}], status_code=exc.status
-        ) from None
 
 
 class ApprovalRequestViewSet(
@@ -76,13 +61,12 @@ class ApprovalRequestViewSet(
         approval = self.get_object()
         body = body_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with domain_errors():
-            services.request_decide(
-                request=approval,
-                by=request.user,
-                verdict=verdict,
-                comment=body.validated_data.get("comment", ""),
-            )
+        services.request_decide(
+            request=approval,
+            by=request.user,
+            verdict=verdict,
+            comment=body.validated_data.get("comment", ""),
+        )
         return Response(self.get_serializer(self.get_queryset().get(pk=approval.pk)).data)
 
     @extend_schema(request=DecideSerializer, responses=ApprovalRequestSerializer)
@@ -102,8 +86,7 @@ class ApprovalRequestViewSet(
     def withdraw(self, request, pk=None):
         """The requester takes the request back."""
         approval = self.get_object()
-        with domain_errors():
-            services.request_withdraw(request=approval, by=request.user)
+        services.request_withdraw(request=approval, by=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=approval.pk)).data)
 
 
@@ -119,15 +102,14 @@ class ReleaseApprovalRequests(APIView):
         body = ApprovalRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        with domain_errors():
-            created = services.request_create(
-                release=release,
-                by=request.user,
-                urgency=data.get("urgency", "normal"),
-                justification=data["justification"],
-                slot_start=data["slot_start"],
-                slot_end=data["slot_end"],
-                waives_notice=data.get("waives_notice", False),
-            )
+        created = services.request_create(
+            release=release,
+            by=request.user,
+            urgency=data.get("urgency", "normal"),
+            justification=data["justification"],
+            slot_start=data["slot_start"],
+            slot_end=data["slot_end"],
+            waives_notice=data.get("waives_notice", False),
+        )
         created = ApprovalRequest.objects.for_list().get(pk=created.pk)
         return Response(ApprovalRequestSerializer(created).data, status=status.HTTP_201_CREATED)

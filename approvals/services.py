@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts import roles
 from approvals.models import ApprovalDecision, ApprovalRequest
 from audit import services as audit
-from lib.errors import Invalid
+from lib.errors import Invalid, Refused
 from releases import guards
 from releases.models import Release, ReleaseEvent
 from releases.services import record_note, release_publicity
@@ -37,12 +37,8 @@ LIVE = (Status.PENDING, Status.APPROVED)
 CHANGING_ACTIONS = {"edited", "rescheduled", "item_added", "item_changed", "item_removed"}
 
 
-class ApprovalRefused(Exception):
-    """The rules say no: a code, a sentence, and the HTTP status that fits (403 or 409)."""
-
-    def __init__(self, code: str, detail: str, *, status: int = 409):
-        self.code, self.detail, self.status = code, detail, status
-        super().__init__(detail)
+class ApprovalRefused(Refused):
+    """The approval rules say no (403 or 409)."""
 
 
 class ApprovalInvalid(Invalid):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from django.core.paginator import Paginator
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -16,7 +14,6 @@ from rest_framework.views import APIView
 from accounts import roles
 from accounts.permissions import PublicThrottle
 from api.pagination import page_of
-from api.problems import Refused
 from notes import selectors, services
 from notes.http import public
 from notes.models import AdvanceNotice
@@ -79,16 +76,6 @@ class EngineersWrite(permissions.BasePermission):
         return request.method in permissions.SAFE_METHODS or roles.is_release_engineer(request.user)
 
 
-@contextmanager
-def domain_errors():
-    try:
-        yield
-    except services.NoticeInvalid as exc:
-        raise exceptions.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
-    except services.NoticeRefused as exc:
-        raise Refused(exc.detail, [{"code": exc.code, "detail": exc.detail}]) from None
-
-
 class NoticeViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -125,8 +112,7 @@ class NoticeViewSet(
         release = Release.objects.filter(pk=data.pop("release")).first()
         if release is None:
             raise exceptions.ValidationError({"release": ["Unknown release."]})
-        with domain_errors():
-            notice = services.notice_create(release=release, by=request.user, **data)
+        notice = services.notice_create(release=release, by=request.user, **data)
         return Response(
             NoticeSerializer(self.get_queryset().get(pk=notice.pk)).data,
             status=status.HTTP_201_CREATED,
@@ -136,14 +122,12 @@ class NoticeViewSet(
         notice = self.get_object()
         body = self.get_serializer(notice, data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
-        with domain_errors():
-            services.notice_update(notice=notice, by=request.user, **body.validated_data)
+        services.notice_update(notice=notice, by=request.user, **body.validated_data)
         return Response(NoticeSerializer(self.get_queryset().get(pk=notice.pk)).data)
 
     def _step(self, request, step):
         notice = self.get_object()
-        with domain_errors():
-            step(notice=notice, by=request.user)
+        step(notice=notice, by=request.user)
         return Response(NoticeSerializer(self.get_queryset().get(pk=notice.pk)).data)
 
     @extend_schema(request=None, responses=NoticeSerializer)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import services as audit
-from lib.errors import Invalid
+from lib.errors import Invalid, Refused
 from lib.instants import local_and_utc
 from notes.models import REQUIRED_TO_PUBLISH, AdvanceNotice, NoticeRevision
 from releases.guards import NoticeFacts
@@ -53,12 +53,8 @@ class NoticeInvalid(Invalid):
     """A notice cannot be written so."""
 
 
-class NoticeRefused(Exception):
-    """The notice's state does not allow this (a 409, as for releases): a code and a sentence."""
-
-    def __init__(self, code: str, detail: str):
-        self.code, self.detail = code, detail
-        super().__init__(detail)
+class NoticeRefused(Refused):
+    """The notice's state does not allow this (a 409, as for releases)."""
 
 
 def lead_time(impact_level: str) -> dt.timedelta:

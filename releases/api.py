@@ -118,8 +118,6 @@ def domain_errors():
     """The domain's refusals and validation errors, as the API's problem responses."""
     try:
         yield
-    except services.ReleaseInvalid as exc:
-        raise ValidationError({k: [v] for k, v in exc.errors.items()}) from None
     except services.TransitionRefused as exc:
         raise Refused(
             f"The {exc.action} was refused: " + " ".join(r.detail for r in exc.refusals),

@@ -15,7 +15,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts import roles
-from api.problems import Refused
 from approvals.serializers import DecideSerializer as CommentSerializer
 from approvals.serializers import RejectSerializer
 from releases.models import Freeze, WindowPolicy
@@ -43,11 +42,11 @@ def domain_errors():
     try:
         yield
     except services.RuleChangeRefused as exc:
+        # A decision's missing comment is bad input about the comment; every other refusal
+        # is the problem response the API's handler makes of any refusal.
         if exc.status == 400:
             raise exceptions.ValidationError({"comment": [exc.detail]}) from None
-        raise Refused(
-            exc.detail, [{"code": exc.code, "detail": exc.detail}], status_code=exc.status
-        ) from None
+        raise
 
 
 ANSWERS = {

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts import roles
 from audit import services as audit
+from lib.errors import Refused
 from releases import services as releases
 from releases.models import Component, Release
 from rules import preview, rulebook
@@ -29,12 +30,8 @@ from rules.models import RuleChange, RuleDecision
 Status = RuleChange.Status
 
 
-class RuleChangeRefused(Exception):
-    """The rules of change control say no: a code, a sentence, and an HTTP status."""
-
-    def __init__(self, code: str, detail: str, *, status: int = 409):
-        self.code, self.detail, self.status = code, detail, status
-        super().__init__(detail)
+class RuleChangeRefused(Refused):
+    """The rules of change control say no."""
 
 
 # Who hears of a rule change (notifications plugs in; rules never imports it).

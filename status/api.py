@@ -3,8 +3,6 @@ Operations open, update, resolve, and roll back in answer to an incident."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -15,8 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import PublicThrottle
 from api.pagination import Pagination
-from api.problems import Refused
-from releases import services as release_services
+from releases.api import domain_errors as release_errors
 from releases.models import Release
 from releases.windows import iso_utc
 from status import selectors, services
@@ -40,22 +37,6 @@ class ReadAnyRunIncidents(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return True
         return services.may_run_incidents(request.user)
-
-
-@contextmanager
-def domain_errors():
-    try:
-        yield
-    except services.IncidentInvalid as exc:
-        raise exceptions.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
-    except services.IncidentRefused as exc:
-        raise Refused(
-            exc.detail, [{"code": exc.code, "detail": exc.detail}], status_code=exc.status
-        ) from None
-    except release_services.TransitionRefused as exc:
-        raise Refused(str(exc), [r.as_dict() for r in exc.refusals]) from None
-    except release_services.ReleaseInvalid as exc:
-        raise exceptions.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
 
 
 def _visible(request):
@@ -134,8 +115,7 @@ class IncidentList(generics.ListAPIView):
     def post(self, request):
         data = IncidentWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with domain_errors():
-            incident = services.incident_open(by=request.user, **data.validated_data)
+        incident = services.incident_open(by=request.user, **data.validated_data)
         return _created(incident)
 
 
@@ -177,10 +157,9 @@ class IncidentUpdates(_IncidentStep):
     def post(self, request, pk: int):
         data = UpdateWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with domain_errors():
-            update = services.incident_update(
-                incident=self.incident(pk), by=request.user, **data.validated_data
-            )
+        update = services.incident_update(
+            incident=self.incident(pk), by=request.user, **data.validated_data
+        )
         return self.answer(update)
 
 
@@ -193,10 +172,9 @@ class IncidentResolve(_IncidentStep):
     def post(self, request, pk: int):
         data = ResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with domain_errors():
-            update = services.incident_resolve(
-                incident=self.incident(pk), by=request.user, **data.validated_data
-            )
+        update = services.incident_resolve(
+            incident=self.incident(pk), by=request.user, **data.validated_data
+        )
         return self.answer(update)
 
 
@@ -215,7 +193,7 @@ class IncidentRollback(_IncidentStep):
             raise exceptions.ValidationError(
                 {"release": [f"Unknown release {data.validated_data['release']}."]}
             )
-        with domain_errors():
+        with release_errors():  # a refused rollback reads as releases' refusals do
             update = services.incident_rollback(
                 incident=incident,
                 release=release,

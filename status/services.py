@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts import roles
 from audit import services as audit
 from lib import text
-from lib.errors import Invalid
+from lib.errors import Invalid, Refused
 from releases import services as releases
 from releases.models import Component, Release
 from releases.windows import Hold, lasting, range_error, when
@@ -38,12 +38,8 @@ class IncidentInvalid(Invalid):
     """An incident cannot be written so."""
 
 
-class IncidentRefused(Exception):
-    """Not allowed now (a resolved incident, a role): a code, a sentence, an HTTP status."""
-
-    def __init__(self, code: str, detail: str, *, status: int = 409):
-        self.code, self.detail, self.status = code, detail, status
-        super().__init__(detail)
+class IncidentRefused(Refused):
+    """Not allowed now (a resolved incident, a role)."""
 
 
 # Who hears of each step: ``listener(incident, update, what)`` in its transaction, with
