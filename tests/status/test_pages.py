@@ -116,3 +116,37 @@ def test_the_home_page_says_releases_wait_for_an_open_major_outage(client, opera
         )  # fmt: skip
         home = client.get("/").content.decode()
     assert ">Closed</span>" in home and "wait for the open outage to be resolved" in home
+
+
+def test_status_reads_cost_the_same_queries_for_3_incidents_or_12(
+    client, anon_api, operator, api_component, client_component, make_release
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def incidents(count):
+        for n in range(count):
+            incident = services.incident_open(
+                title=f"Trouble {n}", impact="partial_outage",
+                components=[api_component, client_component], body="Looking.", by=operator,
+                at=utc(2026, 11, 1 + n, 9),
+            )  # fmt: skip
+            services.incident_update(
+                incident=incident, body="Found it.", by=operator, at=utc(2026, 11, 1 + n, 10)
+            )
+
+    def cost():
+        counts = []
+        for path in ("/status/", "/status/history/", "/api/v1/incidents/", "/api/v1/status/"):
+            with CaptureQueriesContext(connection) as queries:
+                assert (anon_api if path.startswith("/api/") else client).get(
+                    path
+                ).status_code == 200
+            counts.append(len(queries))
+        return counts
+
+    incidents(3)
+    cost()  # warms the per-process window calendar
+    few = cost()
+    incidents(9)
+    assert cost() == few
