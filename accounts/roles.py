@@ -35,6 +35,8 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "notifications.acknowledgement": ALL,
         "notifications.delivery": ["change", "delete", "view"],
         "notifications.message": ["delete", "view"],
+        # The "@releases" account (and the SMS gateway): channels are the release team's.
+        "notifications.channel": ALL,
         "rules.rulechange": VIEW,
         "rules.ruledecision": VIEW,
         **{f"status.{m}": ["add", "change", "view"] for m in ("incident", "incidentupdate")},
@@ -58,6 +60,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "notifications.acknowledgement": VIEW,
         "notifications.delivery": VIEW,
         "notifications.message": VIEW,
+        "notifications.channel": VIEW,
         "rules.rulechange": ["change", "view"],
         "rules.ruledecision": VIEW,
         "audit.entry": VIEW,
@@ -75,6 +78,10 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "status.probe": ALL,
         "status.probesample": VIEW,
         "status.supportcontacts": VIEW,
+        # The "@status" account: Operations run channels too, and watch the outbox.
+        "notifications.channel": ALL,
+        "notifications.delivery": ["change", "view"],
+        "notifications.message": VIEW,
         "releases.component": VIEW,
         "releases.release": VIEW,
         "releases.releaseevent": VIEW,

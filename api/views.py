@@ -19,6 +19,9 @@ RESOURCES = {
     "approval-requests": ("approval-requests/", "Authorizations of exceptional releases."),
     "notes": ("notes/", "Public release notes, aggregated by window date."),
     "notices": ("notices/", "Advance notices of releases that need customers to act."),
+    "incidents": ("incidents/", "Incidents and their updates; public ones for anyone."),
+    "status": ("status/", "Each component's service status now."),
+    "channels": ("channels/", "Accounts news is posted to, and the SMS gateway (staff)."),
 }
 
 

@@ -310,6 +310,11 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 # Off unless set, even in development: a webhook anyone subscribes must not reach this host's
 # own network (loopback, private, link-local addresses) nor go over plain http.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Phone subscriptions (SMS): a number typed without its country code is read in this region
+# (ISO 3166 code, e.g. US; empty: a country code is required); SMS_REGIONS, when set, lists the
+# only countries texted (SMS to some countries costs more, and invites SMS-pumping fraud).
+SMS_DEFAULT_REGION = env_str("SMS_DEFAULT_REGION", "").upper()
+SMS_REGIONS = [region.upper() for region in env_list("SMS_REGIONS", [])]
 # A release with no perceptible impact is public from its window's opening (the guide: "as they
 # occur"); this moves that moment earlier, for its items and pages alike.
 ITEMS_ANNOUNCE_HOURS = env_int("ITEMS_ANNOUNCE_HOURS", 0, minimum=0)

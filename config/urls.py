@@ -14,6 +14,7 @@ from api.views import ApiRoot
 from approvals.urls import api_urlpatterns as approvals_api
 from audit.urls import api_urlpatterns as audit_api
 from notes.api_urls import api_urlpatterns as notes_api
+from notifications.api_urls import api_urlpatterns as notifications_api
 from releases.urls import api_urlpatterns as releases_api
 from rules.urls import api_urlpatterns as rules_api
 from status.urls import api_urlpatterns as status_api
@@ -41,7 +42,13 @@ urlpatterns = [
         "api/v1/",
         include(
             (
-                releases_api + rules_api + approvals_api + notes_api + audit_api + status_api,
+                releases_api
+                + rules_api
+                + approvals_api
+                + notes_api
+                + audit_api
+                + status_api
+                + notifications_api,
                 "api",
             ),
             namespace="api",

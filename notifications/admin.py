@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
@@ -6,10 +7,20 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.desk import DeskTimeMixin
+from lib.instants import html as instant
 from notes.admin import AdvanceNoticeAdmin
 from notes.models import AdvanceNotice
-from notifications import acknowledgements, outbox, subscriptions
-from notifications.models import Contact, CustomerAccount, Delivery, Message, Subscriber
+from notifications import acknowledgements, channels, outbox, subscriptions
+from notifications.messages import url as messages_url
+from notifications.models import (
+    Channel,
+    Contact,
+    CustomerAccount,
+    Delivery,
+    Message,
+    Subscriber,
+    Topic,
+)
 
 
 def _deliveries_link(text: str, **filters) -> str:
@@ -34,12 +45,13 @@ class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
         "on_notices",
         "on_status",
     ]
-    search_fields = ["email", "url"]
+    search_fields = ["email", "url", "phone"]
     # The signing secret is shown once, to whoever subscribed or rotated it: never listed here.
     fields = [
         "channel",
         "email",
         "url",
+        "phone",
         ("on_items", "on_released", "on_rolled_back", "on_notices", "on_status"),
         "all_components",
         "components",
@@ -52,6 +64,7 @@ class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
         "channel",
         "email",
         "url",
+        "phone",
         "created_at",
         "confirmed_at",
         "unsubscribed_at",
@@ -131,9 +144,156 @@ class CustomerAccountAdmin(admin.ModelAdmin):
         return obj.contact_total
 
 
+class ChannelForm(forms.ModelForm):
+    """The URL is a secret: typed once, never shown again; a new one replaces it whole."""
+
+    new_url = forms.CharField(
+        label="Apprise URL",
+        required=False,
+        max_length=2000,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80}),
+        help_text="One URL names the service and its credentials, e.g. mastodons://TOKEN@"
+        "mastodon.social, x://CKey/CSecret/AKey/ASecret?mode=tweet, slack://TokenA/TokenB/"
+        "TokenC/#releases, workflows://… (Teams) or twilio://SID:Token@FromNumber (an SMS "
+        "gateway). It is stored and never shown again; on a channel that has one, leave this "
+        "empty to keep it, or give a new one to replace it. See the README, “Channels”.",
+    )
+    topics = forms.MultipleChoiceField(
+        choices=Topic.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What it posts (an SMS gateway posts nothing of its own: it ignores these).",
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["name", "purpose", "new_url", "form", "topics", "components", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["topics"].initial = (
+            self.instance.topics if self.instance.pk else [Topic.RELEASED, Topic.ROLLED_BACK]
+        )
+        self.fields["components"].help_text = "None chosen: every component."
+        if self.instance.pk is None:
+            self.fields["new_url"].required = True
+
+    def clean(self):
+        cleaned = super().clean()
+        # The service decides, before anything is saved: Apprise reads the URL, the topics.
+        channel = self.instance
+        for name in ("name", "purpose", "form", "is_active"):
+            if name in cleaned:
+                setattr(channel, name, cleaned[name])
+        try:
+            self.checked = channels.check(
+                channel, url=cleaned.get("new_url") or "", topics=cleaned.get("topics", [])
+            )
+        except channels.ChannelInvalid as exc:
+            for field, error in exc.errors.items():
+                field = {"url": "new_url"}.get(field, field)
+                self.add_error(field if field in self.fields else None, error)
+        return cleaned
+
+
+@admin.register(Channel)
+class ChannelAdmin(DeskTimeMixin, admin.ModelAdmin):
+    """Accounts Nightshift posts to and the SMS gateway, each one Apprise URL (a secret)."""
+
+    form = ChannelForm
+    list_display = ["name", "purpose", "service", "topic_list", "is_active", "health"]
+    list_filter = ["purpose", "is_active", "service"]
+    search_fields = ["name", "service"]
+    filter_horizontal = ["components"]
+    readonly_fields = [
+        "service",
+        "masked_url",
+        "body_limit",
+        "url_replaced_at",
+        "health",
+        "inbound_address",
+        "delivery_history",
+    ]
+    actions = ["send_test"]
+
+    def get_fieldsets(self, request, obj=None):
+        editing = [
+            ("Channel", {"fields": ["name", "purpose", "new_url", "form", "is_active"]}),
+            ("What it posts", {"fields": ["topics", "components"]}),
+        ]
+        if obj is None:
+            return editing
+        return [
+            *editing,
+            (
+                "The service",
+                {"fields": ["service", "masked_url", "body_limit", "url_replaced_at"]},
+            ),
+            ("Health", {"fields": ["health", "inbound_address", "delivery_history"]}),
+        ]
+
+    def save_model(self, request, obj, form, change):
+        channels.channel_save(form.checked, components=form.cleaned_data.get("components"))
+
+    def save_related(self, request, form, formsets, change):
+        """The service set the components (an empty choice is every component)."""
+
+    @admin.display(description="Topics")
+    def topic_list(self, obj):
+        if obj.purpose == Channel.Purpose.SMS:
+            return "(subscribers' own)"
+        return ", ".join(obj.topic_labels)
+
+    @admin.display(description="Health")
+    def health(self, obj):
+        if obj.consecutive_failures == 0:
+            last = f", last post {instant(obj.last_success_at)}" if obj.last_success_at else ""
+            return format_html("Healthy{}", last)
+        state = "Unhealthy" if not obj.healthy else "Failing"
+        return format_html(
+            '<strong class="{}">{}</strong>: {} failure(s) in a row, the last {}: {}',
+            "errornote" if not obj.healthy else "",
+            state,
+            obj.consecutive_failures,
+            instant(obj.last_failure_at),
+            obj.last_error,
+        )
+
+    @admin.display(description="Inbound SMS address (replies such as STOP)")
+    def inbound_address(self, obj):
+        if obj.purpose != Channel.Purpose.SMS:
+            return "—"
+        path = reverse("sms-inbound", args=[obj.inbound_token])
+        return format_html(
+            "<code>{}{}</code><br>Set it as the gateway's webhook for incoming messages (POST; "
+            "Twilio, Vonage, or JSON with <code>from</code> and <code>text</code>): a reply "
+            "STOP unsubscribes its number.",
+            messages_url(""),
+            path,
+        )
+
+    @admin.display(description="Recent deliveries")
+    def delivery_history(self, obj):
+        recent = obj.deliveries.select_related("message").order_by("-created_at", "-id")[:20]
+        table = render_to_string("notifications/admin_deliveries.html", {"deliveries": recent})
+        return format_html(
+            "{}{}", table, _deliveries_link("All deliveries through this channel", via=obj.pk)
+        )
+
+    @admin.action(description="Send a test post to the selected channels", permissions=["change"])
+    def send_test(self, request, queryset):
+        count = channels.channel_test(queryset)
+        self.message_user(
+            request,
+            f"{count} test post(s) queued; the outbox shows how each went.",
+            messages.SUCCESS if count else messages.WARNING,
+        )
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(DeskTimeMixin, admin.ModelAdmin):
-    """The outbox. Dead deliveries can be retried; nothing here is edited by hand."""
+    """The outbox. Dead deliveries can be retried; nothing here is edited by hand. Channels
+    that keep failing are named above the list."""
 
     list_display = [
         "created_at",
@@ -146,7 +306,7 @@ class DeliveryAdmin(DeskTimeMixin, admin.ModelAdmin):
         "delivered_at",
         "last_error",
     ]
-    list_filter = ["status", "channel", "message__kind"]
+    list_filter = ["status", "channel", "message__kind", "via"]
     search_fields = ["address", "=uuid", "message__subject"]
     list_select_related = ["message"]
     date_hierarchy = "created_at"
@@ -158,6 +318,7 @@ class DeliveryAdmin(DeskTimeMixin, admin.ModelAdmin):
         "address",
         "subscriber",
         "contact",
+        "via",
         "status",
         "attempts",
         "next_attempt_at",
@@ -173,6 +334,10 @@ class DeliveryAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "unhealthy": list(channels.unhealthy())}
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="Kind", ordering="message__kind")
     def kind(self, obj):

@@ -25,7 +25,7 @@ from notifications.outbox import (
     email_recipients,
     key_contact_recipients,
     queue,
-    subscriber_recipients,
+    topic_recipients,
 )
 from releases.models import Release, ReleaseEvent
 
@@ -54,12 +54,12 @@ def on_release_event(event: ReleaseEvent) -> None:
         return
     common = {"key": f"event:{event.pk}", "at": event.at, "event": event, "release": release}
     if event.action == "complete":
-        recipients = subscriber_recipients(Topic.RELEASED, release.component_id)
+        recipients = topic_recipients(Topic.RELEASED, release.component_id)
         queue(
             kind=Kind.RELEASED, content=messages.released(release), recipients=recipients, **common
         )
     elif event.action == "rollback":
-        recipients = subscriber_recipients(Topic.ROLLED_BACK, release.component_id)
+        recipients = topic_recipients(Topic.ROLLED_BACK, release.component_id)
         queue(
             kind=Kind.ROLLED_BACK,
             content=messages.rolled_back(release),
@@ -96,7 +96,7 @@ def on_release_event(event: ReleaseEvent) -> None:
         # Key accounts hear of every notice, whatever they subscribed to (the guide: "informed
         # directly"); contacts come last so their delivery, with its acknowledgement link, wins.
         recipients = (
-            subscriber_recipients(Topic.NOTICES, release.component_id) + key_contact_recipients()
+            topic_recipients(Topic.NOTICES, release.component_id) + key_contact_recipients()
         )
         queue(
             kind=kind,
@@ -195,8 +195,8 @@ def _join_held_revision(notice: AdvanceNotice, at: dt.datetime, changes) -> bool
     merged = [*held.data.get("changes", []), *(changes or [])]
     content = messages.notice(notice, Kind.NOTICE_REVISED, merged)
     held.subject, held.text, held.data = content.subject, content.text, content.data
-    held.revision = notice.revision
-    held.save(update_fields=["subject", "text", "data", "revision"])
+    held.short, held.revision = content.short, notice.revision
+    held.save(update_fields=["subject", "text", "short", "data", "revision"])
     return True
 
 
@@ -273,10 +273,10 @@ def on_status(incident, update, what: str) -> None:
         )
     if not incident.public:
         return
-    recipients: dict[str, Recipient] = {}
+    recipients: dict[tuple[str, str], Recipient] = {}
     for component in incident.components.all():
-        for recipient in subscriber_recipients(Topic.STATUS, component.pk):
-            recipients[recipient.address] = recipient
+        for recipient in topic_recipients(Topic.STATUS, component.pk):
+            recipients[(recipient.channel, recipient.address)] = recipient
     found = list(recipients.values())
     if update.impact == Level.MAJOR:
         found += key_contact_recipients()  # key accounts hear of major outages directly

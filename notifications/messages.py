@@ -7,6 +7,7 @@ own links (unsubscribe, acknowledge) are added when it is sent.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from dataclasses import dataclass
 
@@ -17,16 +18,22 @@ from rest_framework.renderers import JSONRenderer
 from lib.instants import local_and_utc
 from notes import selectors as notes
 from notes.models import AdvanceNotice
+from notes.rendering import render_plain
 from notes.serializers import NoteSerializer, NoticeSerializer
+from notifications.sms import fit
 from releases.models import Release
 from releases.windows import iso_utc
 
 
 @dataclass(frozen=True)
 class Content:
+    """``short``: at most 280 characters with the public page's link, for SMS and social posts
+    (see notifications.sms); only what may reach customers has one."""
+
     subject: str
     text: str
     data: dict
+    short: str = ""
 
 
 def url(path: str) -> str:
@@ -48,6 +55,22 @@ def _release_data(note: notes.ReleaseNote) -> dict:
     release = note.release
     path = reverse("release-detail", args=[release.component.slug, release.version])
     return {**_json(NoteSerializer(note).data), "url": url(path)}
+
+
+def _plain(markdown: str) -> str:
+    """Markdown as the words people read (for short forms)."""
+    return html.unescape(render_plain(markdown))
+
+
+def _item_summary(note: notes.ReleaseNote) -> str:
+    """'(1 breaking): Keys rotate; Faster search' — the public items, for a short form."""
+    items = [item for group in note.groups for item in group.items]
+    if not items:
+        return ": no customer-visible changes"
+    breaking = sum(item.breaking for item in items)
+    return f"{f' ({breaking} breaking)' if breaking else ''}: " + "; ".join(
+        item.title for item in items
+    )
 
 
 def _item_lines(note: notes.ReleaseNote) -> str:
@@ -73,7 +96,11 @@ def items_to_be_released(release: Release, opens: dt.datetime) -> Content:
         f"Items to be released:\n{_item_lines(note)}\n\n"
         f"Release notes: {data['release']['url']}\n"
     )
-    return Content(f"To be released: {name}", text, data)
+    short = fit(
+        f"To be released {local_and_utc(opens)}: {name}{_item_summary(note)}.",
+        data["release"]["url"],
+    )
+    return Content(f"To be released: {name}", text, data, short)
 
 
 def released(release: Release) -> Content:
@@ -88,7 +115,8 @@ def released(release: Release) -> Content:
         slipped = "\n".join(f"  - {i.title}" for i in note.slipped)
         text += f"\nAnnounced but not released this time:\n{slipped}\n"
     text += f"\nRelease notes: {data['release']['url']}\n"
-    return Content(f"Released: {name}", text, data)
+    short = fit(f"Released: {name}{_item_summary(note)}.", data["release"]["url"])
+    return Content(f"Released: {name}", text, data, short)
 
 
 def rolled_back(release: Release) -> Content:
@@ -102,7 +130,10 @@ def rolled_back(release: Release) -> Content:
         f"{name} was rolled back {local_and_utc(rollback.at)}. {current}\n\n"
         f"Release notes: {data['release']['url']}\n"
     )
-    return Content(f"Rolled back: {name}", text, data)
+    short = fit(
+        f"Rolled back: {name}, {local_and_utc(rollback.at)}. {current}", data["release"]["url"]
+    )
+    return Content(f"Rolled back: {name}", text, data, short)
 
 
 def _notice_data(notice: AdvanceNotice) -> dict:
@@ -122,7 +153,12 @@ def notice(notice: AdvanceNotice, kind: str, changes: list[str] | None = None) -
             f"The advance notice “{notice.headline}” is withdrawn: the release will not happen "
             f"as announced. Nothing needs to be done for it.\n\n{link}\n"
         )
-        return Content(f"Withdrawn: {notice.headline}", text, data)
+        short = fit(
+            f"Withdrawn: {notice.headline}. The release will not happen as announced; nothing "
+            "needs to be done.",
+            link,
+        )
+        return Content(f"Withdrawn: {notice.headline}", text, data, short)
     when_text = local_and_utc(notice.tentative_start) if notice.tentative_start else "to be set"
     text = ""
     if changes:
@@ -140,7 +176,13 @@ def notice(notice: AdvanceNotice, kind: str, changes: list[str] | None = None) -
         text += f"By: {local_and_utc(notice.action_deadline)}\n"
     text += f"\nBenefits:\n{notice.benefits}\n\nThe notice: {link}\n"
     prefix = "Revised: " if kind == "notice.revised" else ""
-    return Content(f"{prefix}Advance notice: {notice.headline}", text, data)
+    by = f" by {local_and_utc(notice.action_deadline)}" if notice.action_deadline else ""
+    short = fit(
+        f"{prefix}Advance notice: {notice.headline}. Tentative date: {when_text}. "
+        f"Action required{by}: {notice.action_required}",
+        link,
+    )
+    return Content(f"{prefix}Advance notice: {notice.headline}", text, data, short)
 
 
 def reminder(notice: AdvanceNotice, days: int) -> Content:
@@ -152,7 +194,11 @@ def reminder(notice: AdvanceNotice, days: int) -> Content:
         f"We have not yet had your acknowledgement of this notice. "
         f"The notice: {data['notice']['url']}\n"
     )
-    return Content(f"Reminder, {days} day{plural} to go: {notice.headline}", text, data)
+    short = fit(
+        f"In {days} day{plural}: {notice.headline}. Action required: {notice.action_required}",
+        data["notice"]["url"],
+    )
+    return Content(f"Reminder, {days} day{plural} to go: {notice.headline}", text, data, short)
 
 
 def missed_window(release: Release, window_end: dt.datetime) -> Content:
@@ -247,7 +293,11 @@ def status_update(incident, update, what: str) -> Content:
     if update.next_update_by:
         lines.append(f"Next update by {local_and_utc(update.next_update_by)}.")
     lines.append(f"Follow it: {incident_data['url']}")
-    return Content(subject, "\n".join(lines) + "\n", data)
+    short = fit(
+        f"{subject} ({components}). {update.get_state_display()}: {_plain(update.body)}",
+        incident_data["url"],
+    )
+    return Content(subject, "\n".join(lines) + "\n", data, short)
 
 
 def status_overdue(incident, what: str) -> Content:
@@ -275,6 +325,17 @@ def status_probe_opened(incident, update) -> Content:
         f"It is public and announced. Confirm or correct it, and post the next update: {link}\n"
     )
     return Content(f"Probe opened incident #{incident.pk}: {incident.title}", text, {})
+
+
+def channel_test(channel) -> Content:
+    """A channel's test post, from the desk: the same path as every message."""
+    home = url("/")
+    text = (
+        f"This is a test from Nightshift to the channel “{channel.name}”. Release and status "
+        f"news for its topics will arrive here like this.\n\n{home}\n"
+    )
+    short = fit(f"Test from Nightshift: the channel {channel.name} works.", home)
+    return Content(f"Test of the channel {channel.name}", text, {"channel": channel.name}, short)
 
 
 # --- Approvals (internal: to the people who decide or asked) -----------------------------------

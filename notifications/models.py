@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from django.db import models
 from django.utils import timezone
 
+from lib.text import single_line
 from notes.models import AdvanceNotice
 from releases.models import Component, Release, ReleaseEvent
 
@@ -50,28 +51,70 @@ def host_of(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
-class SubscriberQuerySet(models.QuerySet):
+class TopicScope(models.Model):
+    """What someone (a subscriber) or something (a channel) hears about: topics, components."""
+
+    on_items = models.BooleanField(Topic.ITEMS.label, default=True)
+    on_released = models.BooleanField(Topic.RELEASED.label, default=True)
+    on_rolled_back = models.BooleanField(Topic.ROLLED_BACK.label, default=True)
+    on_notices = models.BooleanField(Topic.NOTICES.label, default=True)
+    on_status = models.BooleanField(Topic.STATUS.label, default=True)
+    all_components = models.BooleanField(default=True)
+    components = models.ManyToManyField(Component, blank=True, related_name="+")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def topics(self) -> list[str]:
+        return [t.value for t in Topic if getattr(self, f"on_{t.value}")]
+
+    @property
+    def topic_labels(self) -> list[str]:
+        """The topics as people read them ("Rolled back", not "rolled_back")."""
+        return [t.label for t in Topic if getattr(self, f"on_{t.value}")]
+
+    def set_topics(self, topics) -> None:
+        for topic in Topic:
+            setattr(self, f"on_{topic.value}", topic.value in topics)
+
+
+class TopicQuerySet(models.QuerySet):
+    def in_scope(self, topic: str, component_id: int | None):
+        """Those who want ``topic`` for this component (or for all)."""
+        scope = models.Q(all_components=True)
+        if component_id is not None:
+            scope |= models.Q(components=component_id)
+        return self.filter(scope, **{f"on_{topic}": True}).distinct()
+
+
+class SubscriberQuerySet(TopicQuerySet):
     def active(self):
         """Confirmed and not unsubscribed: the only ones anything is sent to."""
         return self.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
 
     def for_topic(self, topic: str, component_id: int | None):
         """Active subscribers of ``topic`` who want news of this component (or of all)."""
-        scope = models.Q(all_components=True)
-        if component_id is not None:
-            scope |= models.Q(components=component_id)
-        return self.active().filter(scope, **{f"on_{topic}": True}).distinct()
+        return self.active().in_scope(topic, component_id)
 
 
-class Subscriber(models.Model):
-    """An e-mail address (double opt-in) or an HTTPS webhook with its own signing secret."""
+class Subscriber(TopicScope):
+    """An e-mail address (double opt-in), an HTTPS webhook with its own signing secret, or a
+    mobile number for SMS (confirmed by a code sent to it)."""
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
         WEBHOOK = "webhook", "Webhook"
+        SMS = "sms", "SMS"
 
     channel = models.CharField(max_length=8, choices=Channel.choices)
     email = models.EmailField(blank=True)
+    phone = models.CharField(
+        "mobile number",
+        max_length=16,
+        blank=True,
+        help_text="E.164 (+ country code and number), as the SMS gateway takes it.",
+    )
     url = models.URLField("webhook URL", max_length=500, blank=True)
     mailbox = models.CharField(
         max_length=254,
@@ -92,19 +135,13 @@ class Subscriber(models.Model):
     secret = models.CharField(
         max_length=64, default=new_secret, help_text="Signs every webhook body (HMAC-SHA256)."
     )
-    on_items = models.BooleanField(Topic.ITEMS.label, default=True)
-    on_released = models.BooleanField(Topic.RELEASED.label, default=True)
-    on_rolled_back = models.BooleanField(Topic.ROLLED_BACK.label, default=True)
-    on_notices = models.BooleanField(Topic.NOTICES.label, default=True)
-    on_status = models.BooleanField(Topic.STATUS.label, default=True)
-    all_components = models.BooleanField(default=True)
-    components = models.ManyToManyField(Component, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     confirmed_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text="Nothing is sent before the address is confirmed (an e-mail address by its "
-        "link, a webhook by its endpoint echoing the verification request's challenge).",
+        "link, a webhook by its endpoint echoing the verification request's challenge, a mobile "
+        "number by the code sent to it).",
     )
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
@@ -119,10 +156,29 @@ class Subscriber(models.Model):
             models.UniqueConstraint(
                 fields=["url"], condition=~models.Q(url=""), name="one_subscriber_per_url"
             ),
+            models.UniqueConstraint(
+                fields=["phone"], condition=~models.Q(phone=""), name="one_subscriber_per_phone"
+            ),
             models.CheckConstraint(
-                condition=(models.Q(channel="email") & ~models.Q(email="") & models.Q(url=""))
-                | (models.Q(channel="webhook") & ~models.Q(url="") & models.Q(email="")),
-                name="subscriber_has_one_address",
+                condition=(
+                    models.Q(channel="email")
+                    & ~models.Q(email="")
+                    & models.Q(url="")
+                    & models.Q(phone="")
+                )
+                | (
+                    models.Q(channel="webhook")
+                    & ~models.Q(url="")
+                    & models.Q(email="")
+                    & models.Q(phone="")
+                )
+                | (
+                    models.Q(channel="sms")
+                    & ~models.Q(phone="")
+                    & models.Q(email="")
+                    & models.Q(url="")
+                ),
+                name="subscriber_has_one_address_of_its_channel",
             ),
         ]
         indexes = [models.Index(fields=["confirmed_at", "unsubscribed_at"])]
@@ -132,27 +188,109 @@ class Subscriber(models.Model):
 
     def save(self, *args, **kwargs):
         # Derived here, so every way a subscriber is made (the form, the admin, the demo,
-        # fixtures) keeps it in step with the address.
-        self.mailbox = mailbox_of(self.email) if self.email else ""
+        # fixtures) keeps it in step with the address. A number is its own mailbox.
+        self.mailbox = mailbox_of(self.email) if self.email else self.phone
         self.host = host_of(self.url)
         super().save(*args, **kwargs)
 
     @property
     def address(self) -> str:
-        return self.email or self.url
+        return self.email or self.url or self.phone
 
     @property
     def is_active(self) -> bool:
         return self.confirmed_at is not None and self.unsubscribed_at is None
 
-    @property
-    def topics(self) -> list[str]:
-        return [t.value for t in Topic if getattr(self, f"on_{t.value}")]
+
+class ChannelQuerySet(TopicQuerySet):
+    def broadcasting(self, topic: str, component_id: int | None):
+        """The active accounts that post ``topic`` for this component."""
+        return self.filter(is_active=True, purpose=Channel.Purpose.BROADCAST).in_scope(
+            topic, component_id
+        )
+
+    def sms_gateway(self):
+        """The SMS gateway phone subscribers are texted through (the first active, by name)."""
+        return self.filter(is_active=True, purpose=Channel.Purpose.SMS).order_by("name").first()
+
+
+class Channel(TopicScope):
+    """An account Nightshift posts to (Mastodon, X, Slack, Teams, …) or the SMS gateway it
+    texts phone subscribers through: one Apprise URL each.
+
+    The URL holds the account's credentials: it is stored, never shown again (only Apprise's
+    masked form of it), and replaced whole, never edited.
+    """
+
+    class Purpose(models.TextChoices):
+        BROADCAST = "broadcast", "Posts its topics to an account (social, chat)"
+        SMS = "sms", "Texts phone subscribers (an SMS gateway)"
+
+    class Form(models.TextChoices):
+        AUTO = "auto", "As the service takes it (short where it takes 1,000 characters or fewer)"
+        SHORT = "short", "Short: at most 280 characters with the link (SMS, social)"
+        LONG = "long", "Long: the subject and the whole text (chat)"
+
+    name = models.CharField(
+        max_length=80,
+        unique=True,
+        validators=[single_line],
+        help_text='How the desk names it, e.g. "@releases" or "@status".',
+    )
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.BROADCAST)
+    url = models.TextField(editable=False, help_text="The Apprise URL (secret).")
+    service = models.CharField(
+        max_length=80, editable=False, help_text="The service the URL names, as Apprise calls it."
+    )
+    masked_url = models.CharField(
+        "URL (masked)",
+        max_length=500,
+        editable=False,
+        help_text="The URL with its secrets hidden, as Apprise shows it.",
+    )
+    body_limit = models.PositiveIntegerField(
+        editable=False, default=0, help_text="The most characters the service takes in a post."
+    )
+    form = models.CharField(max_length=5, choices=Form.choices, default=Form.AUTO)
+    is_active = models.BooleanField(
+        "active",
+        default=True,
+        help_text="An inactive channel is sent nothing; what was queued for it is skipped.",
+    )
+    inbound_token = models.CharField(
+        max_length=64,
+        default=new_secret,
+        editable=False,
+        help_text="Names this gateway's inbound-SMS address (replies such as STOP).",
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    url_replaced_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ChannelQuerySet.as_manager()
+
+    # This many failures in a row and the channel shows as unhealthy on the outbox page.
+    UNHEALTHY_AFTER = 3
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
 
     @property
-    def topic_labels(self) -> list[str]:
-        """The topics as people read them ("Rolled back", not "rolled_back")."""
-        return [t.label for t in Topic if getattr(self, f"on_{t.value}")]
+    def healthy(self) -> bool:
+        return self.consecutive_failures < self.UNHEALTHY_AFTER
+
+    @property
+    def short(self) -> bool:
+        """Does it take the short form?"""
+        if self.form == self.Form.AUTO:
+            return self.purpose == self.Purpose.SMS or 0 < self.body_limit <= 1000
+        return self.form == self.Form.SHORT
 
 
 class CustomerAccount(models.Model):
@@ -240,11 +378,18 @@ class Message(models.Model):
         STATUS = "status.update", "Service status"
         STATUS_OVERDUE = "status.overdue", "Incident update overdue"
         STATUS_PROBE = "status.probe", "Incident opened by a probe"
+        CHANNEL_TEST = "channel.test", "Channel test"
 
     key = models.CharField(max_length=150, unique=True)
     kind = models.CharField(max_length=24, choices=Kind.choices)
     subject = models.CharField(max_length=250)
     text = models.TextField(help_text="The e-mail body, before each recipient's own links.")
+    short = models.CharField(
+        "short form",
+        max_length=300,
+        blank=True,
+        help_text="For SMS and social posts: at most 280 characters, with the public page's link.",
+    )
     data = models.JSONField(default=dict, help_text="The webhook body's data.")
     event = models.ForeignKey(
         ReleaseEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -281,14 +426,29 @@ class Delivery(models.Model):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
         DEAD = "dead", "Dead"
-        SKIPPED = "skipped", "Skipped (unsubscribed)"
+        SKIPPED = "skipped", "Skipped (unsubscribed, or its channel is off)"
 
     uuid = models.UUIDField(
         "delivery id", default=uuid.uuid4, unique=True, editable=False, help_text="Idempotency key."
     )
+    # A Channel's posts are deliveries too, to the channel's name.
+    CHANNEL = "channel"
+    CHANNELS = [*Subscriber.Channel.choices, (CHANNEL, "Channel (Apprise)")]
+
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
-    channel = models.CharField(max_length=8, choices=Subscriber.Channel.choices)
-    address = models.CharField(max_length=500, help_text="The e-mail address or webhook URL.")
+    channel = models.CharField(max_length=8, choices=CHANNELS)
+    address = models.CharField(
+        max_length=500,
+        help_text="The e-mail address, webhook URL, mobile number or channel name.",
+    )
+    via = models.ForeignKey(
+        Channel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        help_text="The channel posted to (for SMS: the gateway it last went through).",
+    )
     subscriber = models.ForeignKey(
         Subscriber, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
     )

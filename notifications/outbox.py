@@ -24,6 +24,7 @@ from django_q.tasks import async_task
 from notes.models import AdvanceNotice
 from notifications.messages import Content
 from notifications.models import (
+    Channel,
     Contact,
     CustomerAccount,
     Delivery,
@@ -41,17 +42,25 @@ class Recipient:
     address: str
     subscriber: int | None = None
     contact: int | None = None
+    via: int | None = None  # a Channel's own post
 
 
 def key_contacts():
     return Contact.objects.filter(is_active=True, account__tier=CustomerAccount.Tier.KEY)
 
 
-def subscriber_recipients(topic: str, component_id: int | None) -> list[Recipient]:
+def topic_recipients(topic: str, component_id: int | None) -> list[Recipient]:
+    """Everyone who hears about ``topic`` for this component: the active subscribers (e-mail,
+    webhook, SMS) and the active channels that post it."""
     rows = Subscriber.objects.for_topic(topic, component_id).values_list(
-        "pk", "channel", "email", "url"
+        "pk", "channel", "email", "url", "phone"
     )
-    return [Recipient(channel, email or url, subscriber=pk) for pk, channel, email, url in rows]
+    found = [
+        Recipient(channel, email or url or phone, subscriber=pk)
+        for pk, channel, email, url, phone in rows
+    ]
+    channels = Channel.objects.broadcasting(topic, component_id).values_list("pk", "name")
+    return found + [Recipient(Delivery.CHANNEL, name, via=pk) for pk, name in channels]
 
 
 def key_contact_recipients() -> list[Recipient]:
@@ -91,6 +100,7 @@ def queue(
                 "kind": kind,
                 "subject": content.subject,
                 "text": content.text,
+                "short": content.short,
                 "data": content.data,
                 "event": event,
                 "release": release,
@@ -119,7 +129,7 @@ def _insert_deliveries(
     row), this about a tenth. Only the uuid and the instant need the backend's adaptation.
     """
     names = [
-        "uuid", "message", "channel", "address", "subscriber", "contact", "status",
+        "uuid", "message", "channel", "address", "subscriber", "contact", "via", "status",
         "attempts", "next_attempt_at", "queued_at", "created_at", "last_error",
     ]  # fmt: skip
     fields = [Delivery._meta.get_field(name) for name in names]
@@ -135,7 +145,7 @@ def _insert_deliveries(
     queued_at = at if queued else None
     new_id = partial(fields[0].get_db_prep_value, connection=connection)
     rows = [
-        (new_id(uuid.uuid4()), message.pk, r.channel, r.address, r.subscriber, r.contact,
+        (new_id(uuid.uuid4()), message.pk, r.channel, r.address, r.subscriber, r.contact, r.via,
          Delivery.Status.PENDING.value, 0, at, queued_at, at, "")
         for r in recipients
     ]  # fmt: skip

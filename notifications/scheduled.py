@@ -15,7 +15,7 @@ from notifications.models import (
     Message,
     Topic,
 )
-from notifications.outbox import key_contact_recipients, queue, subscriber_recipients
+from notifications.outbox import key_contact_recipients, queue, topic_recipients
 from releases import selectors as release_selectors
 from releases.models import Release
 from releases.windows import get_zone
@@ -47,7 +47,7 @@ def announce_items(*, at: dt.datetime | None = None) -> int:
                 key=f"items:{release.pk}:{release.scheduled_start.isoformat()}",
                 kind=Kind.ITEMS,
                 content=messages.items_to_be_released(release, opens),
-                recipients=subscriber_recipients(Topic.ITEMS, release.component_id),
+                recipients=topic_recipients(Topic.ITEMS, release.component_id),
                 at=at,
                 release=release,
             )

@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from lib.text import one_line
-from notifications import webhooks
+from notifications import channels, webhooks
 from notifications.links import acknowledge_link, signed_link, unsubscribe_link
 from notifications.models import (
     Delivery,
@@ -184,17 +184,17 @@ def deliver(delivery_ids: Iterable[int], *, now: dt.datetime | None = None) -> d
         message__kind__in=[Kind.CONFIRM, Kind.VERIFY]
     )
     withdrawn = Q(subscriber__unsubscribed_at__isnull=False) & ~Q(message__kind=Kind.CONFIRM)
+    # A channel switched off (or deleted) gets nothing of what was queued for it.
+    channel_off = Q(channel=Delivery.CHANNEL) & (Q(via__isnull=True) | Q(via__is_active=False))
     outcome["skipped"] = (
-        Delivery.objects.filter(
-            pk__in=ids, status=Delivery.Status.PENDING, subscriber__isnull=False
-        )
-        .filter(unconfirmed | withdrawn)
+        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.PENDING)
+        .filter((Q(subscriber__isnull=False) & (unconfirmed | withdrawn)) | channel_off)
         .update(status=Delivery.Status.SKIPPED)
     )
     token = _claim(ids, start)
     if token is None:
         return outcome
-    claimed = list(_mine(token).select_related("message", "subscriber").order_by("pk"))
+    claimed = list(_mine(token).select_related("message", "subscriber", "via").order_by("pk"))
     seconds = min(settings.DELIVERY_LEASE_SECONDS, settings.Q_CLUSTER["timeout"])
     stop_at = time.monotonic() + seconds - 2 * settings.WEBHOOK_TIMEOUT_SECONDS
     delivered: list[int] = []
@@ -207,8 +207,11 @@ def deliver(delivery_ids: Iterable[int], *, now: dt.datetime | None = None) -> d
                 transaction.on_commit(partial(enqueue, rest), robust=True)
                 break
             at = now or timezone.now()
+            error = ""
             try:
-                if delivery.channel == Subscriber.Channel.WEBHOOK:
+                if delivery.channel in (Delivery.CHANNEL, Subscriber.Channel.SMS):
+                    channels.send(delivery)
+                elif delivery.channel == Subscriber.Channel.WEBHOOK:
                     answer = _post(
                         delivery, delivery.subscriber.secret if delivery.subscriber else ""
                     )
@@ -220,8 +223,8 @@ def deliver(delivery_ids: Iterable[int], *, now: dt.datetime | None = None) -> d
                         mail.open()
                     mail.send_messages([email_for(delivery)])
             except Exception as exc:  # any failure is this delivery's, never the batch's
-                known = isinstance(exc, webhooks.WebhookFailed | webhooks.WebhookRefused)
-                error = str(exc) if known else f"{exc.__class__.__name__}: {exc}"
+                known = (webhooks.WebhookFailed, webhooks.WebhookRefused, channels.ChannelFailed)
+                error = str(exc) if isinstance(exc, known) else f"{exc.__class__.__name__}: {exc}"
                 log.warning("delivery %s to %s failed: %s", delivery.uuid, delivery.address, error)
                 _failed(token, delivery, at, error)
                 outcome["failed"] += 1
@@ -230,6 +233,8 @@ def deliver(delivery_ids: Iterable[int], *, now: dt.datetime | None = None) -> d
                     mail = None
             else:
                 delivered.append(delivery.pk)
+            if delivery.via is not None:  # what it went through (or failed to) is told
+                channels.record(delivery, at=at, error=error)
     finally:
         _delivered(token, delivered, now or timezone.now())
         outcome["delivered"] = len(delivered)

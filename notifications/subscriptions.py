@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import random
 import secrets
 import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -19,8 +21,9 @@ from django.utils import timezone
 from accounts import ratelimit
 from lib.errors import Invalid
 from notifications import messages, webhooks
-from notifications.links import BadLink, read_confirm
+from notifications.links import BadLink, read_confirm, sms_code
 from notifications.models import (
+    Channel,
     Delivery,
     Message,
     Subscriber,
@@ -30,6 +33,7 @@ from notifications.models import (
     new_secret,
 )
 from notifications.outbox import Recipient, queue
+from notifications.sms import BadNumber, e164
 from releases.models import Component
 
 Kind = Message.Kind
@@ -68,8 +72,7 @@ def _preferences(topics: Iterable[str], components: Iterable[Component]) -> dict
 
 
 def _apply(subscriber: Subscriber, preferences: dict) -> None:
-    for topic in Topic:
-        setattr(subscriber, f"on_{topic.value}", topic.value in preferences["t"])
+    subscriber.set_topics(preferences["t"])
     subscriber.all_components = not preferences["c"]
 
 
@@ -77,6 +80,7 @@ def subscribe(
     *,
     email: str = "",
     url: str = "",
+    phone: str = "",
     topics: Iterable[str],
     components: Iterable[Component] = (),
     client: str = "",
@@ -84,6 +88,9 @@ def subscribe(
 ) -> Subscriber:
     """Subscribe an e-mail address (sent a confirmation link) or a webhook (sent a verification
     request, which its endpoint must answer by echoing the challenge).
+
+    A mobile number is texted a code (``phone_confirm`` takes it back, with the token the page
+    gets as ``subscriber.confirm_token``), under the same limits as a mailbox.
 
     An e-mail subscription changes nothing until its link is followed: a new address stays
     unconfirmed, and new preferences for a known address ride in the link. So nobody can
@@ -97,11 +104,23 @@ def subscribe(
     so the answer never tells whether, or how lately, an address was submitted.
     """
     at = at or timezone.now()
-    email, url = email.strip().lower(), url.strip()
+    email, url, phone = email.strip().lower(), url.strip(), phone.strip()
     topics, components = list(topics), list(components)
     errors: dict[str, str] = {}
-    if bool(email) == bool(url):
-        errors["email"] = "Give an e-mail address or a webhook URL (one of them)."
+    if sum(map(bool, (email, url, phone))) != 1:
+        errors["email"] = (
+            "Give one of an e-mail address, a webhook URL or a mobile number."
+            if sms_offered()
+            else "Give an e-mail address or a webhook URL (one of them)."
+        )
+    if phone:
+        if not sms_offered():
+            errors["phone"] = "SMS is not offered here; subscribe by e-mail or webhook."
+        else:
+            try:
+                phone = e164(phone)
+            except BadNumber as exc:
+                errors["phone"] = str(exc)
     if not topics:
         errors["topics"] = "Choose at least one topic."
     elif unknown := set(topics) - set(Topic.values):
@@ -139,12 +158,16 @@ def subscribe(
         with transaction.atomic():
             if url:
                 return _subscribe_webhook(url, address, preferences, components, at)
+            if phone:
+                return _subscribe_phone(phone, preferences, components, at)
             return _subscribe_email(email, preferences, components, at)
     except IntegrityError:
         # The same address, submitted twice at once: the other submission saved it (and sent
         # what there was to send). This one answers as for a known address.
         if url:
             return _unsaved_webhook(url, preferences, at)
+        if phone:
+            return _with_token(Subscriber(channel=SMS, phone=phone, created_at=at), preferences)
         return Subscriber(channel=Subscriber.Channel.EMAIL, email=email, created_at=at)
 
 
@@ -247,6 +270,128 @@ def _subscribe_email(email, preferences, components, at) -> Subscriber:
     return subscriber
 
 
+# --- Mobile numbers (SMS) --------------------------------------------------------------------
+
+SMS = Subscriber.Channel.SMS
+# A code works this long, and for so many tries (then the page says to ask for a new one).
+CODE_WITHIN = dt.timedelta(minutes=30)
+CODE_TRIES = 5
+# What a reply says to stop (the words carriers and gateways honour).
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "ARRET"}
+
+
+def sms_offered() -> bool:
+    """Phones can subscribe once an SMS gateway is configured (and active)."""
+    return Channel.objects.sms_gateway() is not None
+
+
+def _with_token(subscriber: Subscriber, preferences: dict, nonce: str = "") -> Subscriber:
+    """The page's token for the code form: the number, the preferences, the request's nonce.
+
+    Alike whether or not a code was sent (a number at its limit gets a nonce never texted), so
+    the page tells nothing about the number.
+    """
+    nonce = nonce or secrets.token_urlsafe(12)
+    payload = {"n": subscriber.phone, "p": preferences, "x": nonce}
+    subscriber.confirm_token = signing.dumps(payload, salt="nightshift.sms-confirm", compress=True)
+    return subscriber
+
+
+def _subscribe_phone(number, preferences, components, at) -> Subscriber:
+    """As for e-mail: a new number is saved unconfirmed; its code (and new preferences for a
+    known one) confirm it. One code per number per CONFIRM_EVERY, CONFIRM_DAILY a day."""
+    subscriber = Subscriber.objects.select_for_update().filter(phone=number).first()
+    if not _may_confirm(number, at):
+        unsaved = Subscriber(channel=SMS, phone=number, created_at=at)
+        return _with_token(subscriber or unsaved, preferences)
+    if subscriber is None:
+        subscriber = Subscriber(channel=SMS, phone=number, created_at=at)
+        _apply(subscriber, preferences)
+        subscriber.save()
+        subscriber.components.set(components)
+    nonce = secrets.token_urlsafe(12)
+    # The code is derived from the nonce with the key when the SMS is sent (links.sms_code).
+    content = messages.Content(
+        "Your confirmation code", "", {"nonce": nonce, "preferences": preferences}
+    )
+    queue(
+        key=f"confirm:{subscriber.pk}:{nonce}",
+        kind=Kind.CONFIRM,
+        content=content,
+        recipients=[Recipient(SMS, number, subscriber=subscriber.pk)],
+        at=at,
+    )
+    return _with_token(subscriber, preferences, nonce)
+
+
+def phone_confirm(*, token: str, code: str, at: dt.datetime | None = None) -> Subscriber:
+    """Take back the code texted to a number: it is confirmed, with the preferences asked for.
+
+    CODE_TRIES per code, then SubscriptionThrottled; a wrong code, an expired or forged token,
+    SubscriptionInvalid (nothing written).
+    """
+    at = at or timezone.now()
+    try:
+        payload = signing.loads(
+            token, salt="nightshift.sms-confirm", max_age=CODE_WITHIN.total_seconds()
+        )
+    except signing.SignatureExpired:
+        raise SubscriptionInvalid(
+            {"code": "This code has expired; subscribe again for a new one."}
+        ) from None
+    except signing.BadSignature:
+        raise SubscriptionInvalid({"code": "This form is broken; subscribe again."}) from None
+    code = "".join((code or "").split())
+    key = hashlib.sha256(payload["x"].encode()).hexdigest()[:32]
+    verdict = ratelimit.hit(
+        "sms-code", key, limit=CODE_TRIES, period=int(CODE_WITHIN.total_seconds())
+    )
+    if not verdict.allowed:
+        raise SubscriptionThrottled(
+            {"code": "Too many wrong codes; subscribe again for a new one."},
+            retry_after=verdict.retry_after,
+        )
+    if not hmac.compare_digest(code.encode(), sms_code(payload["n"], payload["x"]).encode()):
+        raise SubscriptionInvalid({"code": "That is not the code we sent; check the SMS."})
+    return _confirm(Subscriber.objects.filter(phone=payload["n"]), payload["p"], at)
+
+
+def _confirm(found, preferences: dict, at: dt.datetime) -> Subscriber:
+    with transaction.atomic():
+        subscriber = found.select_for_update().first()
+        if subscriber is None:
+            raise BadLink("This subscription no longer exists; subscribe again.")
+        _apply(subscriber, preferences)
+        subscriber.confirmed_at = subscriber.confirmed_at or at
+        subscriber.unsubscribed_at = None
+        subscriber.save()
+        subscriber.components.set(preferences["c"])
+    return subscriber
+
+
+def sms_reply(*, token: str, sender: str, text: str, at: dt.datetime | None = None) -> int | None:
+    """A reply texted to the gateway (``token`` names it): STOP and its synonyms unsubscribe
+    the sender's number. How many were stopped, or None if ``token`` names no gateway."""
+    gateway = Channel.objects.filter(purpose=Channel.Purpose.SMS, inbound_token=token).first()
+    if gateway is None or not token:
+        return None
+    words = (text or "").strip().upper().split()
+    if not words or words[0] not in STOP_WORDS:
+        return 0
+    digits = (sender or "").strip()
+    if digits.isdigit():
+        digits = f"+{digits}"  # gateways that drop the + (Vonage's msisdn)
+    try:
+        number = e164(digits)
+    except BadNumber:
+        return 0
+    stopped = 0
+    for subscriber in Subscriber.objects.filter(phone=number):
+        subscriber_unsubscribe(subscriber=subscriber, at=at)
+        stopped += 1
+    return stopped
+
+
 def _may_confirm(mailbox: str, at: dt.datetime) -> bool:
     """May this mailbox be sent a confirmation now? The form must not flood anyone's inbox.
 
@@ -272,16 +417,7 @@ def subscriber_confirm(*, token: str, at: dt.datetime | None = None) -> Subscrib
     """Follow a confirmation link: the address is confirmed, with the preferences it carries."""
     at = at or timezone.now()
     payload = read_confirm(token)
-    with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().filter(pk=payload.get("s")).first()
-        if subscriber is None:
-            raise BadLink("This subscription no longer exists; subscribe again.")
-        _apply(subscriber, payload["p"])
-        subscriber.confirmed_at = subscriber.confirmed_at or at
-        subscriber.unsubscribed_at = None
-        subscriber.save()
-        subscriber.components.set(payload["p"]["c"])
-    return subscriber
+    return _confirm(Subscriber.objects.filter(pk=payload.get("s")), payload["p"], at)
 
 
 def subscriber_unsubscribe(*, subscriber: Subscriber, at: dt.datetime | None = None) -> Subscriber:

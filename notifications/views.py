@@ -6,14 +6,18 @@ unsubscribe also takes the mail client's one-click POST.
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.conf import settings
+from django.core import signing
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts import ratelimit
-from notifications import acknowledgements, links, subscriptions
+from notifications import acknowledgements, links, sms, subscriptions
 from notifications.models import Topic
 from releases.models import Component
 
@@ -25,6 +29,13 @@ class SubscribeForm(forms.Form):
         label="or an HTTPS webhook URL",
         max_length=500,
         assume_scheme="https",
+    )
+    phone = forms.CharField(
+        required=False,
+        max_length=40,
+        label="or a mobile number, for SMS",
+        help_text="With its country code, e.g. +1 415 555 0100. We text a code to confirm it.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
     topics = forms.MultipleChoiceField(
         choices=Topic.choices,
@@ -39,6 +50,22 @@ class SubscribeForm(forms.Form):
         label="Only these components (none ticked: all)",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not subscriptions.sms_offered():
+            del self.fields["phone"]
+
+
+class CodeForm(forms.Form):
+    token = forms.CharField(widget=forms.HiddenInput, max_length=2000)
+    code = forms.CharField(
+        label="The code we texted you",
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def subscribe(request):
@@ -49,6 +76,7 @@ def subscribe(request):
             subscriber = subscriptions.subscribe(
                 email=form.cleaned_data["email"] or "",
                 url=form.cleaned_data["url"] or "",
+                phone=form.cleaned_data.get("phone") or "",
                 topics=form.cleaned_data["topics"],
                 components=form.cleaned_data["components"],
                 client=ratelimit.client_address(request),
@@ -63,15 +91,92 @@ def subscribe(request):
             # goes to its endpoint, in the verification request): nothing to learn from it.
             context = {
                 "subscriber": subscriber,
+                "code_form": _code_form(subscriber),
                 "timeout": settings.WEBHOOK_TIMEOUT_SECONDS,
                 "verify_hours": round(subscriptions.VERIFY_WITHIN.total_seconds() / 3600),
             }
             return render(request, "notifications/subscribed.html", context, status=201)
+    return _answer(request, "notifications/subscribe.html", {"form": form}, form, retry_after)
+
+
+def _answer(request, template, context, form, retry_after):
+    """The form again: 429 (with Retry-After) when throttled, 400 with errors, else 200."""
     status = 429 if retry_after is not None else 400 if form.errors else 200
-    response = render(request, "notifications/subscribe.html", {"form": form}, status=status)
+    response = render(request, template, context, status=status)
     if retry_after is not None:
         response["Retry-After"] = str(max(1, round(retry_after)))
     return response
+
+
+def _code_form(subscriber):
+    token = getattr(subscriber, "confirm_token", None)
+    return CodeForm(initial={"token": token}) if token else None
+
+
+@require_http_methods(["POST"])
+def confirm_phone(request):
+    """The code texted to a number, typed back: the number is confirmed."""
+    form = CodeForm(request.POST)
+    retry_after = None
+    if form.is_valid():
+        try:
+            subscriber = subscriptions.phone_confirm(
+                token=form.cleaned_data["token"], code=form.cleaned_data["code"]
+            )
+        except links.BadLink as exc:
+            form.add_error("code", str(exc))
+        except subscriptions.SubscriptionInvalid as exc:
+            for error in exc.errors.values():
+                form.add_error("code", error)
+            if isinstance(exc, subscriptions.SubscriptionThrottled):
+                retry_after = exc.retry_after
+        else:
+            return _confirmed(request, subscriber)
+    context = {"code_form": form, "phone": _phone_of(form.data.get("token", ""))}
+    return _answer(request, "notifications/confirm_phone.html", context, form, retry_after)
+
+
+def _phone_of(token: str) -> str:
+    try:
+        payload = signing.loads(token, salt="nightshift.sms-confirm")
+    except signing.BadSignature:
+        return ""
+    return sms.readable(payload.get("n", ""))
+
+
+def _confirmed(request, subscriber):
+    return render(
+        request,
+        "notifications/confirmed.html",
+        {
+            "subscriber": subscriber,
+            "unsubscribe": links.unsubscribe_link(subscriber.pk, absolute=False),
+        },
+    )
+
+
+# A gateway POSTs replies here (Twilio: From, Body; Vonage: msisdn, text; others JSON with
+# from and text). The token in the path is the credential: no CSRF token comes with it.
+@csrf_exempt
+@require_http_methods(["POST"])
+def sms_inbound(request, token: str):
+    fields = request.POST
+    if request.content_type == "application/json":
+        try:
+            fields = json.loads(request.body)
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict):
+            return HttpResponse("Send form fields or a JSON object.", status=400)
+    sender = next((str(fields[k]) for k in ("From", "msisdn", "from") if fields.get(k)), "")
+    text = next((str(fields[k]) for k in ("Body", "text", "message") if fields.get(k)), "")
+    stopped = subscriptions.sms_reply(token=token, sender=sender[:40], text=text[:1600])
+    if stopped is None:
+        return HttpResponse("No SMS gateway answers at this address.", status=404)
+    # An empty TwiML answer: the gateway sends no reply of its own.
+    return HttpResponse(
+        '<?xml version="1.0" encoding="UTF-8"?><Response></Response>', content_type="text/xml"
+    )
 
 
 def _bad_link(request, exc: links.BadLink):
@@ -90,14 +195,7 @@ def confirm(request, token: str):
         subscriber = subscriptions.subscriber_confirm(token=token)
     except links.BadLink as exc:
         return _bad_link(request, exc)
-    return render(
-        request,
-        "notifications/confirmed.html",
-        {
-            "subscriber": subscriber,
-            "unsubscribe": links.unsubscribe_link(subscriber.pk, absolute=False),
-        },
-    )
+    return _confirmed(request, subscriber)
 
 
 # Mail clients POST ``List-Unsubscribe=One-Click`` here without a CSRF token (RFC 8058); the

@@ -231,7 +231,7 @@ def test_rules_customers_and_the_outbox_from_the_desk(
 
         outbox.queue(
             key="k", kind="released", content=Content("Released: x", "Body", {}),
-            recipients=outbox.subscriber_recipients("released", None), at=MONDAY,
+            recipients=outbox.topic_recipients("released", None), at=MONDAY,
         )  # fmt: skip
         Delivery.objects.update(status="dead", attempts=8)
         erin.goto(f"{erin.base}/admin/notifications/delivery/")

@@ -1,12 +1,15 @@
 import datetime as dt
 import uuid
+from urllib.parse import parse_qs
 
 import pytest
 import time_machine
 from django.utils import timezone
 
-from notifications.models import Contact, CustomerAccount, Subscriber
-from tests.helpers import NOW
+from notifications import channels
+from notifications.models import Channel, Contact, CustomerAccount, Subscriber
+from releases import services as releases
+from tests.helpers import NOW, WED_WINDOW
 from tests.notifications import sink as sinks
 
 
@@ -79,3 +82,50 @@ def send_held(django_capture_on_commit_callbacks):
             return outbox.sweep()
 
     return run
+
+
+START, DONE = WED_WINDOW + dt.timedelta(minutes=5), WED_WINDOW + dt.timedelta(minutes=40)
+
+
+@pytest.fixture
+def ship(make_release, engineer, django_capture_on_commit_callbacks):
+    """Announce, start and complete a release in Wednesday's window, at the clock of each step."""
+
+    def run(release=None):
+        release = release or make_release()
+        with time_machine.travel(NOW, tick=False):
+            release = releases.release_announce(release=release, by=engineer, at=NOW)
+        with time_machine.travel(START, tick=False):
+            release = releases.release_start(release=release, by=engineer, at=START)
+        with (
+            time_machine.travel(DONE, tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            return releases.release_complete(release=release, by=engineer, at=DONE)
+
+    return run
+
+
+EVERY_TOPIC = ["items", "released", "rolled_back", "notices", "status"]
+
+
+def posted(received) -> dict:
+    """What Apprise posted: json:// sends JSON, form:// a form; both carry title and message."""
+    if received.headers.get("Content-Type", "").startswith("application/json"):
+        return received.json
+    return {k: v[0] for k, v in parse_qs(received.body.decode(), keep_blank_values=True).items()}
+
+
+@pytest.fixture
+def channel(sink):
+    port = sink.server.server_address[1]
+
+    def make(name, path, *, scheme="json", topics=EVERY_TOPIC, components=None, **fields):
+        return channels.channel_save(
+            Channel(name=name, **fields),
+            url=f"{scheme}://127.0.0.1:{port}/{path}",
+            topics=topics,
+            components=components,
+        )
+
+    return make

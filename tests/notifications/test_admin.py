@@ -21,7 +21,7 @@ def dead(subscribe, django_capture_on_commit_callbacks, settings):
             key="k",
             kind="released",
             content=Content("Released: Items API 1.2.0", "Body", {}),
-            recipients=outbox.subscriber_recipients("released", None),
+            recipients=outbox.topic_recipients("released", None),
             at=NOW,
         )
     Delivery.objects.update(status="dead", attempts=8)

@@ -19,25 +19,6 @@ pytestmark = pytest.mark.django_db
 START, DONE = WED_WINDOW + dt.timedelta(minutes=5), WED_WINDOW + dt.timedelta(minutes=40)
 
 
-@pytest.fixture
-def ship(make_release, engineer, django_capture_on_commit_callbacks):
-    """Announce, start and complete a release in Wednesday's window, at the clock of each step."""
-
-    def run(release=None):
-        release = release or make_release()
-        with time_machine.travel(NOW, tick=False):
-            release = releases.release_announce(release=release, by=engineer, at=NOW)
-        with time_machine.travel(START, tick=False):
-            release = releases.release_start(release=release, by=engineer, at=START)
-        with (
-            time_machine.travel(DONE, tick=False),
-            django_capture_on_commit_callbacks(execute=True),
-        ):
-            return releases.release_complete(release=release, by=engineer, at=DONE)
-
-    return run
-
-
 def test_a_completed_release_reaches_exactly_the_subscribers_who_asked(
     ship, subscribe, sink, client_component, api_component
 ):
@@ -251,7 +232,7 @@ def test_a_batch_out_of_time_gives_the_rest_back_without_using_their_attempts(
             key="k",
             kind="released",
             content=content,
-            recipients=outbox.subscriber_recipients("released", None),
+            recipients=outbox.topic_recipients("released", None),
             at=NOW,
         )
     assert sorted(r.path for r in sink.ok()) == ["/ok/0", "/ok/1", "/ok/2"]

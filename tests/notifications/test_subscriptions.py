@@ -107,7 +107,7 @@ def test_every_email_carries_a_one_click_unsubscribe(
 ):
     subscriber = subscribe("reader@example.com")
     content = messages.Content("Released: x", "Body", {})
-    recipients = outbox.subscriber_recipients("released", None)
+    recipients = outbox.topic_recipients("released", None)
     with django_capture_on_commit_callbacks(execute=True):
         outbox.queue(
             key="k",

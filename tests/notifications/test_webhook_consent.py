@@ -96,7 +96,7 @@ def test_an_endpoint_that_does_not_echo_the_challenge_hears_nothing_else(
             key="k",
             kind="released",
             content=Content("Released: x", "Body", {}),
-            recipients=outbox.subscriber_recipients("released", None),
+            recipients=outbox.topic_recipients("released", None),
             at=NOW,
         )
     assert sink.count() == 1
