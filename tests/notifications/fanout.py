@@ -5,7 +5,7 @@ suite uses), N webhook subscribers pointed at a local sink, a notice to publish 
 a real ``manage.py qcluster`` to start, SIGKILL and start again.
 
 Run as a module inside the scratch environment to seed and publish:
-    python -m tests.notifications.fanout seed N SINK_URL PATH
+    python -m tests.notifications.fanout seed N SINK_URL PATH [CHANNELS]
     python -m tests.notifications.fanout publish
 """
 
@@ -139,7 +139,8 @@ def scratch(broker: str, directory: Path, **settings: str) -> Iterator[Scratch]:
 # --- Run inside the scratch environment -------------------------------------------------------
 
 
-def _seed(count: int, sink: str, path: str) -> None:
+def _seed(count: int, sink: str, path: str, channels: int = 0) -> None:
+    """N webhook subscribers (and CHANNELS Apprise json:// channels) of notices on the sink."""
     import datetime as dt
 
     from django.contrib.auth import get_user_model
@@ -186,6 +187,16 @@ def _seed(count: int, sink: str, path: str) -> None:
         ],
         batch_size=1000,
     )
+    from notifications.channels import channel_save
+    from notifications.models import Channel
+
+    for i in range(channels):
+        host = sink.removeprefix("http://")
+        channel_save(
+            Channel(name=f"@channel-{i}"),
+            url=f"json://{host}/{path}/channel-{i}",
+            topics=["notices"],
+        )
 
 
 def _publish() -> None:
@@ -202,7 +213,7 @@ if __name__ == "__main__":
 
     django.setup()
     if sys.argv[1] == "seed":
-        _seed(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        _seed(int(sys.argv[2]), sys.argv[3], sys.argv[4], *map(int, sys.argv[5:6]))
     elif sys.argv[1] == "publish":
         started = time.time()
         _publish()
