@@ -443,6 +443,7 @@ class Delivery(models.Model):
     )
     via = models.ForeignKey(
         Channel,
+        verbose_name="channel account",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
