@@ -328,7 +328,7 @@ def phone_confirm(*, token: str, code: str, at: dt.datetime | None = None) -> Su
     """Take back the code texted to a number: it is confirmed, with the preferences asked for.
 
     CODE_TRIES per code, then SubscriptionThrottled; a wrong code, an expired or forged token,
-    SubscriptionInvalid (nothing written).
+    or the token of a request no code was texted for, SubscriptionInvalid (nothing written).
     """
     at = at or timezone.now()
     try:
@@ -351,7 +351,13 @@ def phone_confirm(*, token: str, code: str, at: dt.datetime | None = None) -> Su
             {"code": "Too many wrong codes; subscribe again for a new one."},
             retry_after=verdict.retry_after,
         )
-    if not hmac.compare_digest(code.encode(), sms_code(payload["n"], payload["x"]).encode()):
+    # A number at its limit was given a token whose code was never texted (see _with_token):
+    # that code, guessed, confirms nothing, or tokens for the asking would be guesses for free.
+    texted = Delivery.objects.filter(
+        channel=SMS, address=payload["n"], message__kind=Kind.CONFIRM
+    ).filter(message__data__nonce=payload["x"])
+    right = hmac.compare_digest(code.encode(), sms_code(payload["n"], payload["x"]).encode())
+    if not right or not texted.exists():
         raise SubscriptionInvalid({"code": "That is not the code we sent; check the SMS."})
     return _confirm(Subscriber.objects.filter(phone=payload["n"]), payload["p"], at)
 

@@ -1,0 +1,47 @@
+"""Channels and SMS under attack: a hostile client (codes, numbers, the inbound address) and a
+careless desk (URLs typed wrong, URLs that reach nobody or the wrong phone)."""
+
+import pytest
+from django.core import signing
+from django.urls import reverse
+
+from notifications.links import sms_code
+from notifications.models import Subscriber
+from tests.notifications.test_phones import NUMBER, _code, _texts, _token
+
+pytestmark = pytest.mark.django_db
+CONFIRM = "subscription-confirm-phone"
+
+
+@pytest.fixture
+def gateway(channel):
+    return channel("SMS gateway", "ok/sms", purpose="sms", topics=[])
+
+
+@pytest.fixture
+def subscribe_phone(client, django_capture_on_commit_callbacks):
+    def run(number=NUMBER):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(reverse("subscribe"), {"phone": number, "topics": ["released"]})
+
+    return run
+
+
+# --- Codes -------------------------------------------------------------------------------------
+
+
+def test_a_code_never_texted_confirms_nothing(gateway, sink, subscribe_phone, client):
+    """A number at its limit gets a token whose code was never sent: guessing it, five tries a
+    token, a token for each submission, must not confirm a number its owner never agreed to."""
+    first = subscribe_phone()
+    again = subscribe_phone()  # within 10 minutes: nothing texted
+    assert len(_texts(sink)) == 1
+    nonce = signing.loads(_token(again), salt="nightshift.sms-confirm")["x"]
+    guessed = client.post(
+        reverse(CONFIRM), {"token": _token(again), "code": sms_code(NUMBER, nonce)}
+    )
+    assert guessed.status_code == 400 and "not the code we sent" in guessed.content.decode()
+    assert Subscriber.objects.get().confirmed_at is None
+    # The code that was texted still confirms, with its own token.
+    done = client.post(reverse(CONFIRM), {"token": _token(first), "code": _code(_texts(sink)[0])})
+    assert done.status_code == 200 and Subscriber.objects.get().is_active
