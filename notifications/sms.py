@@ -128,6 +128,16 @@ def e164(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def as_e164(raw: str) -> str:
+    """``raw`` as E.164 if it reads as a phone number at all, else "": for finding a number
+    subscribed already (a reply STOP), so neither its kind nor SMS_REGIONS is asked about."""
+    try:
+        number = phonenumbers.parse((raw or "")[:40], settings.SMS_DEFAULT_REGION or None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def readable(number: str) -> str:
     """+14155550100 as people read it: +1 415-555-0100."""
     try:

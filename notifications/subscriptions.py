@@ -33,7 +33,7 @@ from notifications.models import (
     new_secret,
 )
 from notifications.outbox import Recipient, queue
-from notifications.sms import BadNumber, e164
+from notifications.sms import BadNumber, as_e164, e164
 from releases.models import Component
 
 Kind = Message.Kind
@@ -382,14 +382,14 @@ def sms_reply(*, token: str, sender: str, text: str, at: dt.datetime | None = No
     if gateway is None or not token:
         return None
     words = (text or "").strip().upper().split()
-    if not words or words[0] not in STOP_WORDS:
+    if not words or words[0].strip(".,;:!?") not in STOP_WORDS:  # "Stop." stops too
         return 0
     digits = (sender or "").strip()
     if digits.isdigit():
         digits = f"+{digits}"  # gateways that drop the + (Vonage's msisdn)
-    try:
-        number = e164(digits)
-    except BadNumber:
+    # Not e164: a number subscribed once is stopped even if it would not be texted today.
+    number = as_e164(digits)
+    if not number:
         return 0
     stopped = 0
     for subscriber in Subscriber.objects.filter(phone=number):

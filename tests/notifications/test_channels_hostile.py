@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from notifications.links import sms_code
 from notifications.models import Subscriber
+from tests.helpers import NOW
 from tests.notifications.test_phones import NUMBER, _code, _texts, _token
 
 pytestmark = pytest.mark.django_db
@@ -45,3 +46,36 @@ def test_a_code_never_texted_confirms_nothing(gateway, sink, subscribe_phone, cl
     # The code that was texted still confirms, with its own token.
     done = client.post(reverse(CONFIRM), {"token": _token(first), "code": _code(_texts(sink)[0])})
     assert done.status_code == 200 and Subscriber.objects.get().is_active
+
+
+# --- The inbound address ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("[1, 2]", "application/json", 400),
+        ('"STOP"', "application/json", 400),
+        ("{not json", "application/json", 400),
+        (b"\xff\xfe", "application/json", 400),
+        ('{"from": null, "text": ["STOP"]}', "application/json", 200),
+        ('{"from": 14155550100, "text": "STOP"}', "application/json", 200),
+        ("", "text/plain", 200),
+    ],
+)
+def test_junk_at_the_inbound_address_stops_nobody_else(gateway, client, body, content_type, status):
+    Subscriber.objects.create(channel="sms", phone="+14155550199", confirmed_at=NOW)
+    inbound = reverse("sms-inbound", args=[gateway.inbound_token])
+    assert client.post(inbound, body, content_type=content_type).status_code == status
+    assert Subscriber.objects.get().unsubscribed_at is None
+
+
+@pytest.mark.parametrize("text", ["STOP", "Stop.", " stop! "])
+def test_stop_from_a_number_no_longer_texted_still_stops_it(gateway, client, settings, text):
+    """STOP must always work: a number subscribed before SMS_REGIONS left its country out."""
+    subscriber = Subscriber.objects.create(channel="sms", phone="+4915123456789", confirmed_at=NOW)
+    settings.SMS_REGIONS = ["US"]
+    inbound = reverse("sms-inbound", args=[gateway.inbound_token])
+    assert client.post(inbound, {"From": subscriber.phone, "Body": text}).status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.unsubscribed_at is not None
