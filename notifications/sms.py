@@ -46,14 +46,16 @@ def is_gsm7(text: str) -> bool:
     return all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in text)
 
 
+def _units(text: str) -> tuple[int, int, int]:
+    """What ``text`` costs, and the most one segment takes, alone or each of several."""
+    if is_gsm7(text):
+        return sum(2 if c in _GSM_EXTENDED else 1 for c in text), 160, 153
+    return sum(2 if ord(c) > 0xFFFF else 1 for c in text), 70, 67  # UTF-16 code units
+
+
 def segments(text: str) -> int:
     """How many SMS segments ``text`` takes."""
-    if is_gsm7(text):
-        units = sum(2 if c in _GSM_EXTENDED else 1 for c in text)
-        single, each = 160, 153
-    else:
-        units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)  # UTF-16 code units
-        single, each = 70, 67
+    units, single, each = _units(text)
     return 1 if units <= single else -(-units // each)
 
 
@@ -82,9 +84,14 @@ def fit_segments(text: str, tail: str, most: int = SMS_SEGMENTS) -> str:
     whole = f"{text} {tail}".strip()
     if segments(whole) <= most:
         return whole
-    gsm = is_gsm7(whole)
-    room = (153 if gsm else 67) * most - len(tail) - 1
-    return f"{_cut(text, max(room, 0))} {tail}".strip()
+    room = (153 if is_gsm7(whole) else 67) * most - len(tail) - 1
+    fitted = f"{_cut(text, max(room, 0))} {tail}".strip()
+    # Some characters cost two (GSM-7's €, [ and ], an emoji): cut again by what is over.
+    while room > 0 and segments(fitted) > most:
+        units, _, each = _units(fitted)
+        room -= max(1, units - each * most)
+        fitted = f"{_cut(text, max(room, 0))} {tail}".strip()
+    return fitted
 
 
 # --- Mobile numbers ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import pytest
 from django.core import signing
 from django.urls import reverse
 
+from notifications import sms
 from notifications.links import sms_code
 from notifications.models import Subscriber
 from tests.helpers import NOW
@@ -79,3 +80,14 @@ def test_stop_from_a_number_no_longer_texted_still_stops_it(gateway, client, set
     assert client.post(inbound, {"From": subscriber.phone, "Body": text}).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.unsubscribed_at is not None
+
+
+# --- SMS segments --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["€" * 400, "[x] " * 200, "😀" * 300, "Déjà vu ж " * 40])
+def test_a_text_fits_two_segments_whatever_its_characters(text):
+    """GSM-7's extension characters (€, [, ]) cost two, an emoji two UTF-16 units."""
+    tail = "Stop: http://127.0.0.1:8000/unsubscribe/12345.AAAAAAAAAA/"
+    fitted = sms.fit_segments(text, tail)
+    assert sms.segments(fitted) <= 2 and fitted.endswith(tail)
