@@ -403,6 +403,13 @@ if env_bool("BEHIND_PROXY", default=False):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "null": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Apprise logs a URL it cannot read as it was typed, credentials and all (and every URL at
+    # DEBUG): its records go nowhere. What a channel said when it failed is kept by Nightshift
+    # (the delivery's and the channel's last error, and a warning in this log).
+    "loggers": {"apprise": {"handlers": ["null"], "propagate": False}},
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -60,6 +61,9 @@ def _plugin(url: str):
     return apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,19}")
+
+
 def inspect(url: str) -> dict:
     """What a URL names: the service, its masked form, the most it takes in a post.
 
@@ -73,13 +77,16 @@ def inspect(url: str) -> dict:
         raise ChannelInvalid(
             {"url": "That is not an Apprise URL (too long, or it has control characters)."}
         )
-    scheme = url.partition("://")[0].lower()
+    scheme, found, _ = url.partition("://")
     plugin = _plugin(url) if scheme else None
     if plugin is None:
+        # Named only if it is one: without "://", the start of the URL may be a token.
+        named = found and _SCHEME.fullmatch(scheme)
         raise ChannelInvalid(
             {
-                "url": f"Apprise does not understand this URL (scheme “{scheme[:20]}”); see "
-                "https://github.com/caronc/apprise/wiki for each service's form, e.g. "
+                "url": "Apprise does not understand this URL"
+                + (f" (scheme “{scheme.lower()}”)" if named else " (it has no scheme://)")
+                + "; see https://github.com/caronc/apprise/wiki for each service's form, e.g. "
                 "mastodons://token@host or slack://TokenA/TokenB/TokenC/#channel."
             }
         )

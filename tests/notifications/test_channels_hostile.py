@@ -1,13 +1,16 @@
 """Channels and SMS under attack: a hostile client (codes, numbers, the inbound address) and a
 careless desk (URLs typed wrong, URLs that reach nobody or the wrong phone)."""
 
+import json
+import logging
+
 import pytest
 from django.core import signing
 from django.urls import reverse
 
 from notifications import sms
 from notifications.links import sms_code
-from notifications.models import Subscriber
+from notifications.models import Channel, Subscriber
 from tests.helpers import NOW
 from tests.notifications.test_phones import NUMBER, _code, _texts, _token
 
@@ -91,3 +94,33 @@ def test_a_text_fits_two_segments_whatever_its_characters(text):
     tail = "Stop: http://127.0.0.1:8000/unsubscribe/12345.AAAAAAAAAA/"
     fitted = sms.fit_segments(text, tail)
     assert sms.segments(fitted) <= 2 and fitted.endswith(tail)
+
+
+# --- A careless desk ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "tgram//123456789:AAsecretTOKEN/123",  # "://" mistyped
+        "hooks.slack.com/services/T0/B0/XXsecretTOKEN",  # no scheme at all
+        "slack://XXsecretTOKEN",  # a token short
+        "nosuchservice://user:XXsecretTOKEN@host/",
+    ],
+)
+def test_a_mistyped_url_is_repeated_nowhere(engineer_api, url):
+    """Neither in the answer nor in the server's log (what reaches the root logger)."""
+    logged = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: logged.append(record.getMessage())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        answer = engineer_api.post(
+            "/api/v1/channels/", {"name": "@x", "url": url, "topics": ["released"]}, format="json"
+        )
+    finally:
+        root.removeHandler(handler)
+    assert answer.status_code == 400
+    assert "secret" not in (json.dumps(answer.json()) + " ".join(logged)).lower()
+    assert not Channel.objects.exists()
