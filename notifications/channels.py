@@ -12,7 +12,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterable
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -62,6 +62,13 @@ def _plugin(url: str):
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,19}")
+# Apprise services that post on the server itself (its log, its desktop, a USB light) or to a
+# log host: nobody follows news there.
+_NO_READER = {
+    "syslog", "rsyslog", "dbus", "kde", "qt", "glib", "gio", "gnome", "macosx", "windows", "blink1"
+}  # fmt: skip
+# URL options that have Apprise read a file on the server (key files, PGP keys).
+_FILE_OPTIONS = {"keyfile", "subfile", "pgppub", "pgpprv"}
 
 
 def inspect(url: str) -> dict:
@@ -88,6 +95,20 @@ def inspect(url: str) -> dict:
                 + (f" (scheme “{scheme.lower()}”)" if named else " (it has no scheme://)")
                 + "; see https://github.com/caronc/apprise/wiki for each service's form, e.g. "
                 "mastodons://token@host or slack://TokenA/TokenB/TokenC/#channel."
+            }
+        )
+    if scheme.lower() in _NO_READER:
+        raise ChannelInvalid(
+            {
+                "url": f"{plugin.service_name} reaches no reader: it posts on the server or to "
+                "a log. Give the URL of an account people follow, or of an SMS gateway."
+            }
+        )
+    if options := _FILE_OPTIONS & {k.lower() for k in parse_qs(urlsplit(url).query)}:
+        raise ChannelInvalid(
+            {
+                "url": f"This URL names a file on the server ({', '.join(sorted(options))}); "
+                "a channel's URL must hold all it needs."
             }
         )
     return {

@@ -124,3 +124,21 @@ def test_a_mistyped_url_is_repeated_nowhere(engineer_api, url):
     assert answer.status_code == 400
     assert "secret" not in (json.dumps(answer.json()) + " ".join(logged)).lower()
     assert not Channel.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("syslog://", "reaches no reader"),  # the server's own log
+        ("SysLog://local5", "reaches no reader"),
+        ("rsyslog://localhost", "reaches no reader"),
+        ("mailto://u:p@example.com?pgppub=/etc/passwd", "names a file on the server"),
+        ("mailto://u:p@example.com?PGPPRV=/etc/shadow", "names a file on the server"),
+    ],
+)
+def test_a_url_that_acts_on_the_server_itself_is_refused(engineer_api, url, says):
+    answer = engineer_api.post(
+        "/api/v1/channels/", {"name": "@x", "url": url, "topics": ["released"]}, format="json"
+    )
+    assert answer.status_code == 400 and says in json.dumps(answer.json())
+    assert not Channel.objects.exists()
