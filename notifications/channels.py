@@ -126,6 +126,12 @@ def _masked(private: str) -> str:
     return f"{parts.scheme}://{host}/…"[:500]
 
 
+def _targets(url: str) -> int:
+    """How many recipients the URL names itself (an SMS service's numbers, a chat's rooms)."""
+    plugin = _plugin(url)
+    return len(getattr(plugin, "targets", None) or ()) if plugin else 0
+
+
 def _with_target(url: str, target: str) -> str:
     """The gateway's URL with one recipient (a number) added as its last path segment."""
     parts = urlsplit(url)
@@ -242,6 +248,12 @@ def check(
                 setattr(channel, field, value)
     elif not channel.url:
         errors["url"] = "Give the Apprise URL of the account or gateway."
+    if channel.purpose == Channel.Purpose.SMS and "url" not in errors and _targets(channel.url):
+        errors["url"] = (
+            "An SMS gateway's URL names no recipient of its own: Nightshift adds each "
+            "subscriber's number, and a number in the URL would be texted every code and stop "
+            "link. Remove it, keeping the sender's."
+        )
     if topics is not None:
         topics = list(topics)
         if unknown := set(topics) - set(Topic.values):

@@ -142,3 +142,26 @@ def test_a_url_that_acts_on_the_server_itself_is_refused(engineer_api, url, says
     )
     assert answer.status_code == 400 and says in json.dumps(answer.json())
     assert not Channel.objects.exists()
+
+
+TWILIO = "twilio://AC1234567890abcdef1234567890abcd:tokentokentokentokentokentoken12@15551234567"
+
+
+def test_an_sms_gateway_url_names_no_recipient_of_its_own(engineer_api):
+    """Otherwise every code and stop link texted to a subscriber reaches that number too."""
+    new = {"name": "SMS", "purpose": "sms", "url": f"{TWILIO}/15557654321"}
+    answer = engineer_api.post("/api/v1/channels/", new, format="json")
+    assert answer.status_code == 400 and "names no recipient" in json.dumps(answer.json())
+    created = engineer_api.post("/api/v1/channels/", {**new, "url": TWILIO}, format="json")
+    assert created.status_code == 201, created.content
+    # A broadcast channel with its recipients cannot become the gateway either.
+    chat = engineer_api.post(
+        "/api/v1/channels/",
+        {"name": "Ops phone", "url": f"{TWILIO}/15557654321", "topics": ["status"]},
+        format="json",
+    )
+    assert chat.status_code == 201
+    moved = engineer_api.patch(
+        f"/api/v1/channels/{chat.json()['id']}/", {"purpose": "sms"}, format="json"
+    )
+    assert moved.status_code == 400 and "names no recipient" in json.dumps(moved.json())
