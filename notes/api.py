@@ -15,7 +15,7 @@ from accounts import roles
 from accounts.permissions import PublicThrottle
 from api.pagination import page_of
 from notes import selectors, services
-from notes.http import public
+from notes.http import public_api
 from notes.models import AdvanceNotice
 from notes.serializers import (
     DaySerializer,
@@ -26,7 +26,7 @@ from notes.serializers import (
 from releases.models import Release
 
 
-@method_decorator(public, name="get")
+@method_decorator(public_api, name="get")
 class NotesView(APIView):
     """Aggregated public release notes, one entry per Pacific window date, newest first."""
 

@@ -1,14 +1,24 @@
 """Conditional GET for everything public (pages, feeds, the notes API): validators made of what
-changed and of the clock (notes.selectors.public_version), so a revalidation costs two queries."""
+changed and of the clock (notes.selectors.public_version), so a revalidation costs two queries.
+
+Pages and feeds go further: their body is kept in the cache every worker shares (Redis when
+configured) under that validator, so a client without one — everyone, the first time, during an
+outage — gets the page another worker rendered, for the price of a revalidation. The validator
+names what the page shows (what changed, and the latest instant at which the clock changed
+it), so an entry is never stale: a new release, an edit or a window opening makes a new one.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from functools import partial
+from functools import partial, wraps
 
 from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from django.views.decorators.http import condition
 
 from notes import selectors
@@ -37,8 +47,50 @@ def request_now(request) -> dt.datetime:
     return getattr(request, "now", None) or timezone.now()
 
 
-public = condition(etag_func=_etag)
+# An entry names its content, so it never goes stale; this only bounds what the cache holds.
+PAGE_SECONDS = 3600
+# Headers a page's view sets that belong with its body (middleware adds the rest each time).
+_KEPT = ("Content-Type", "Content-Disposition", "Content-Language", "Cache-Control", "Vary")
+
+
+def shared_page(etag_func):
+    """Conditional GET (a 304 for a client's current ETag), and a 200's body from the shared
+    cache, keyed by the ETag (which holds the path and query string). For pages and feeds,
+    which look the same to everyone; an API view negotiates its format, so it uses
+    ``condition`` alone."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method not in ("GET", "HEAD"):
+                return view(request, *args, **kwargs)
+            etag = etag_func(request, *args, **kwargs)
+            if (answer := get_conditional_response(request, etag=etag)) is not None:
+                return answer
+            key = f"page:{hashlib.sha256(etag.encode()).hexdigest()[:40]}"
+            stored = cache.get(key)
+            if stored is not None:
+                body, headers = stored
+                response = HttpResponse(body)
+                for name, value in headers:
+                    response[name] = value
+            else:
+                response = view(request, *args, **kwargs)
+                if response.status_code == 200 and not response.streaming:
+                    headers = [(h, response[h]) for h in _KEPT if response.has_header(h)]
+                    cache.set(key, (response.content, headers), timeout=PAGE_SECONDS)
+            if response.status_code == 200 and not response.has_header("ETag"):
+                response["ETag"] = etag
+            return response
+
+        return wrapped
+
+    return decorator
+
+
+public = shared_page(_etag)
+public_api = condition(etag_func=_etag)
 # Pages that say whether each component's window is open now.
-public_with_windows = condition(etag_func=partial(_etag, windows=True))
+public_with_windows = shared_page(partial(_etag, windows=True))
 # The calendar: windows, and which day is today.
-public_calendar = condition(etag_func=partial(_etag, windows=True, day=True))
+public_calendar = shared_page(partial(_etag, windows=True, day=True))

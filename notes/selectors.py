@@ -156,7 +156,8 @@ def public_version(now: dt.datetime, *, windows: bool = False) -> str:
     notices are few and carry updated_at. The clock: what a page shows also changes when a
     release's ``public_from`` or a notice's date passes (and, for pages that say whether a
     window is open, at each window's opening and closing), so the latest such instant already
-    passed is part of it. Two queries at most: it runs on every revalidation.
+    passed is part of it (a release's start too: the home page lists it as upcoming until
+    then). Two queries at most: it runs on every revalidation.
     """
     events, notices = ReleaseEvent._meta.db_table, AdvanceNotice._meta.db_table
     releases = Release._meta.db_table
@@ -171,9 +172,11 @@ def public_version(now: dt.datetime, *, windows: bool = False) -> str:
             f"SELECT (SELECT MAX(id) FROM {events}), (SELECT MAX(updated_at) FROM {notices}), "  # noqa: S608 - model names
             f"(SELECT COUNT(*) FROM {notices}), "
             f"(SELECT MAX(public_from) FROM {releases} WHERE public_from <= %s), "
+            # A public release moves from "upcoming" to "latest" as its start passes.
+            f"(SELECT MAX(scheduled_start) FROM {releases} WHERE scheduled_start <= %s), "
             f"(SELECT MAX(tentative_start) FROM {notices} "
             f"WHERE status = %s AND tentative_start <= %s){rules}",
-            [instant, published, instant],
+            [instant, instant, published, instant],
         )
         parts = [str(value) for value in cursor.fetchone()]
     if windows:

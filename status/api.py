@@ -27,7 +27,7 @@ from status.serializers import (
     ResolveSerializer,
     UpdateWriteSerializer,
 )
-from status.views import public_status
+from status.views import public_status_api
 
 
 class ReadAnyRunIncidents(permissions.BasePermission):
@@ -47,7 +47,7 @@ def _visible(request):
     return selectors.with_updates(incidents)
 
 
-@method_decorator(public_status, name="get")
+@method_decorator(public_status_api, name="get")
 class StatusView(APIView):
     """Each component's service status now, and the open incidents."""
 

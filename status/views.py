@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import condition, require_safe
 
+from notes.http import shared_page
 from releases import selectors as release_selectors
 from releases.models import RulesRevision
 from status import selectors
@@ -76,7 +77,8 @@ def _etag(request, *args, **kwargs) -> str:
     return f'"{status_version(request.now)}-{path}"'
 
 
-public_status = condition(etag_func=_etag)
+public_status = shared_page(_etag)  # pages and the feed: the body from the shared cache
+public_status_api = condition(etag_func=_etag)
 
 
 def _now(request):

@@ -1,0 +1,100 @@
+"""Public pages and feeds under load: a client without a validator gets the body another reader
+had rendered (from the shared cache), for the price of a revalidation; and what the page shows
+is never older than what a fresh render would show — a window opening, a new release, a notice
+edit, a release's start passing each make the next reader's page new at once."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from notes import services as notices
+from releases import services
+from tests.helpers import NOW, WED_WINDOW
+from tests.notes.test_public_site import published_notice
+
+pytestmark = pytest.mark.django_db
+PAGES = (
+    "/", "/releases/", "/notices/", "/feeds/releases.atom", "/feeds/notices.atom", "/calendar/",
+    "/calendar/releases.ics", "/status/", "/status/history/", "/feeds/status.atom",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _get(client, path):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200, path
+    return response, len(queries)
+
+
+def test_a_cold_reader_gets_the_body_another_rendered_for_the_price_of_a_revalidation(
+    client, make_release, engineer
+):
+    services.release_announce(release=make_release(), by=engineer, at=NOW)
+    with time_machine.travel(NOW, tick=False):
+        for path in PAGES:
+            first, rendered = _get(client, path)
+            again, cached = _get(client, path)  # no validator: a new reader
+            assert again.content == first.content and again["ETag"] == first["ETag"], path
+            assert again["Content-Type"] == first["Content-Type"], path
+            assert cached <= 4 < rendered or cached < rendered, (path, cached, rendered)
+            # Middleware still adds its headers to the cached body.
+            assert again["Content-Security-Policy"] == first["Content-Security-Policy"], path
+            revalidated = client.get(path, HTTP_IF_NONE_MATCH=first["ETag"])
+            assert revalidated.status_code == 304, path
+
+
+def test_a_window_opening_shows_at_once(client, api_component):
+    before, after = WED_WINDOW - dt.timedelta(seconds=1), WED_WINDOW + dt.timedelta(seconds=1)
+    with time_machine.travel(before, tick=False):
+        closed = client.get("/").content.decode()
+        assert client.get("/").content.decode() == closed  # cached
+    with time_machine.travel(after, tick=False):
+        opened = client.get("/").content.decode()
+    assert 'class="closed">Closed' in closed and 'class="open">Open' not in closed
+    assert 'class="open">Open' in opened
+
+
+def test_a_new_release_and_a_notice_edit_show_at_once(client, make_release, engineer):
+    with time_machine.travel(NOW, tick=False):
+        assert "2.0.0" not in client.get("/releases/").content.decode()
+        services.release_announce(release=make_release(version="2.0.0"), by=engineer, at=NOW)
+        # Public from its window's opening: the page shows it then, and not a moment later.
+        with time_machine.travel(WED_WINDOW, tick=False):
+            assert "2.0.0" in client.get("/releases/").content.decode()
+
+        release = make_release(version="3.0.0", impact="perceptible")
+        notice = published_notice(release, engineer)
+        page = f"/notices/{notice.pk}/"
+        assert "Create a key." in client.get(page).content.decode()
+        assert "Create a key." in client.get("/feeds/notices.atom").content.decode()
+        notices.notice_update(notice=notice, by=engineer, at=NOW, action_required="Rotate it.")
+        assert "Rotate it." in client.get(page).content.decode()
+        assert "Rotate it." in client.get("/feeds/notices.atom").content.decode()
+
+
+def test_a_release_moves_from_upcoming_to_latest_as_its_start_passes(
+    client, make_release, engineer
+):
+    start = WED_WINDOW + dt.timedelta(minutes=30)  # inside the window: no window edge then
+    release = make_release(version="4.0.0", scheduled_start=start)
+    services.release_announce(release=release, by=engineer, at=NOW)
+
+    def scheduled(html):
+        return html.split("<h2>Scheduled releases</h2>")[1].split("<h2>")[0]
+
+    with time_machine.travel(start - dt.timedelta(seconds=1), tick=False):
+        before = client.get("/").content.decode()
+    with time_machine.travel(start + dt.timedelta(seconds=1), tick=False):
+        after = client.get("/").content.decode()
+    assert "4.0.0" in scheduled(before) and "4.0.0" not in scheduled(after)
