@@ -315,6 +315,8 @@ WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 # only countries texted (SMS to some countries costs more, and invites SMS-pumping fraud).
 SMS_DEFAULT_REGION = env_str("SMS_DEFAULT_REGION", "").upper()
 SMS_REGIONS = [region.upper() for region in env_list("SMS_REGIONS", [])]
+# Confirmation codes texted per hour in all, whoever asks (each costs money).
+SMS_CODES_PER_HOUR = env_int("SMS_CODES_PER_HOUR", 100, minimum=1)
 # A release with no perceptible impact is public from its window's opening (the guide: "as they
 # occur"); this moves that moment earlier, for its items and pages alike.
 ITEMS_ANNOUNCE_HOURS = env_int("ITEMS_ANNOUNCE_HOURS", 0, minimum=0)

@@ -174,7 +174,8 @@ class ChannelForm(forms.ModelForm):
         self.fields["topics"].initial = (
             self.instance.topics if self.instance.pk else [Topic.RELEASED, Topic.ROLLED_BACK]
         )
-        self.fields["components"].help_text = "None chosen: every component."
+        if "components" in self.fields:  # not for a reader, who sees it read-only
+            self.fields["components"].help_text = "None chosen: every component."
         if self.instance.pk is None:
             self.fields["new_url"].required = True
 
@@ -206,6 +207,7 @@ class ChannelAdmin(DeskTimeMixin, admin.ModelAdmin):
     search_fields = ["name", "service"]
     filter_horizontal = ["components"]
     readonly_fields = [
+        "topic_list",
         "service",
         "masked_url",
         "body_limit",
@@ -223,13 +225,23 @@ class ChannelAdmin(DeskTimeMixin, admin.ModelAdmin):
         ]
         if obj is None:
             return editing
+        may_change = self.has_change_permission(request, obj)
+        if not may_change:  # a reader: what it is, without the URL's field
+            editing = [
+                ("Channel", {"fields": ["name", "purpose", "form", "is_active"]}),
+                ("What it posts", {"fields": ["topic_list", "components"]}),
+            ]
+        # The inbound address is a credential (it stops numbers): for those who may change it.
+        health = ["health", "delivery_history"]
+        if obj.purpose == Channel.Purpose.SMS and may_change:
+            health.insert(1, "inbound_address")
         return [
             *editing,
             (
                 "The service",
                 {"fields": ["service", "masked_url", "body_limit", "url_replaced_at"]},
             ),
-            ("Health", {"fields": ["health", "inbound_address", "delivery_history"]}),
+            ("Health", {"fields": health}),
         ]
 
     def save_model(self, request, obj, form, change):

@@ -47,7 +47,8 @@ class ChannelSerializer(serializers.ModelSerializer):
     last_success_at = AwareDateTimeField(read_only=True, allow_null=True)
     last_failure_at = AwareDateTimeField(read_only=True, allow_null=True)
     inbound_url = serializers.SerializerMethodField(
-        help_text="An SMS gateway's address for replies such as STOP (POST)."
+        help_text="An SMS gateway's address for replies such as STOP (POST); shown to those "
+        "who may change channels."
     )
 
     class Meta:
@@ -65,8 +66,10 @@ class ChannelSerializer(serializers.ModelSerializer):
 
         from notifications.messages import url
 
-        if channel.purpose != Channel.Purpose.SMS:
-            return None
+        request = self.context.get("request")
+        may_change = request is not None and request.user.has_perm("notifications.change_channel")
+        if channel.purpose != Channel.Purpose.SMS or not may_change:
+            return None  # a credential: it stops numbers
         return url(reverse("sms-inbound", args=[channel.inbound_token]))
 
     def to_representation(self, channel):

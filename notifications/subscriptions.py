@@ -299,11 +299,23 @@ def _with_token(subscriber: Subscriber, preferences: dict, nonce: str = "") -> S
 
 def _subscribe_phone(number, preferences, components, at) -> Subscriber:
     """As for e-mail: a new number is saved unconfirmed; its code (and new preferences for a
-    known one) confirm it. One code per number per CONFIRM_EVERY, CONFIRM_DAILY a day."""
+    known one) confirm it. One code per number per CONFIRM_EVERY, CONFIRM_DAILY a day, and
+    SMS_CODES_PER_HOUR in all."""
     subscriber = Subscriber.objects.select_for_update().filter(phone=number).first()
     if not _may_confirm(number, at):
         unsaved = Subscriber(channel=SMS, phone=number, created_at=at)
         return _with_token(subscriber or unsaved, preferences)
+    # Every code costs money, whoever's number it is: many numbers from many clients (SMS
+    # pumping) meet this budget, shared by every worker.
+    budget = ratelimit.hit("sms-codes", "all", limit=settings.SMS_CODES_PER_HOUR, period=3600)
+    if not budget.allowed:
+        raise SubscriptionThrottled(
+            {
+                "phone": "We are sending too many confirmation codes right now; try again in "
+                f"{_wait(budget)}, or subscribe by e-mail."
+            },
+            retry_after=budget.retry_after,
+        )
     if subscriber is None:
         subscriber = Subscriber(channel=SMS, phone=number, created_at=at)
         _apply(subscriber, preferences)

@@ -165,3 +165,27 @@ def test_an_sms_gateway_url_names_no_recipient_of_its_own(engineer_api):
         f"/api/v1/channels/{chat.json()['id']}/", {"purpose": "sms"}, format="json"
     )
     assert moved.status_code == 400 and "names no recipient" in json.dumps(moved.json())
+
+
+def test_codes_in_all_are_capped_whoever_asks(gateway, sink, subscribe_phone, settings):
+    """Many numbers from many clients (SMS pumping) meet one budget shared by every worker."""
+    settings.SMS_CODES_PER_HOUR = 2
+    assert subscribe_phone("+1 415 555 0101").status_code == 201
+    assert subscribe_phone("+1 415 555 0102").status_code == 201
+    refused = subscribe_phone("+1 415 555 0103")
+    assert refused.status_code == 429 and "subscribe by e-mail" in refused.content.decode()
+    assert not Subscriber.objects.filter(phone="+14155550103").exists()
+    assert len([r for r in sink.ok() if r.path.startswith("/ok/sms/")]) == 2
+
+
+def test_the_inbound_address_is_shown_only_to_those_who_may_change_the_gateway(
+    gateway, engineer_api, manager_api, engineer, manager, client
+):
+    path = f"/api/v1/channels/{gateway.pk}/"
+    assert gateway.inbound_token in engineer_api.get(path).json()["inbound_url"]
+    assert manager_api.get(path).json()["inbound_url"] is None  # reads channels, changes none
+    page = reverse("admin:notifications_channel_change", args=[gateway.pk])
+    client.force_login(manager)
+    assert gateway.inbound_token not in client.get(page).content.decode()
+    client.force_login(engineer)
+    assert gateway.inbound_token in client.get(page).content.decode()
