@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import random
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -129,9 +130,17 @@ def in_process() -> None:
 def over_http(seconds: float, rounds: int, workers: int, clients: int) -> None:
     env = production_env()
     manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "demo")
+    manage({**env, "DEBUG": "1"}, "demo")  # the demo refuses to run without DEBUG
+    key = subprocess.run(
+        [sys.executable, "manage.py", "apikey", "create", "engineer", "--name", "bench"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
     gate = "/api/v1/gate/?component=items-api&at=2026-11-26T09:00:00Z"
-    cases = {"minimal view (/healthz)": ("/healthz", {}, 200), "gate": (gate, {}, 200)}
+    cases = {
+        "minimal view (/healthz)": ("/healthz", {}, 200),
+        "gate, anonymous": (gate, {}, 200),
+        "gate, with a key (Bearer)": (gate, {"Authorization": f"Bearer {key}"}, 200),
+    }
     with gunicorn(env, workers) as port:
         results = throughput(port, cases, seconds=seconds, rounds=rounds, clients=clients)
     print(

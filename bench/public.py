@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     env = production_env()
     manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "demo")
+    manage({**env, "DEBUG": "1"}, "demo")  # the demo refuses to run without DEBUG
     with gunicorn(env, args.workers) as port:
         cases = {"minimal view (/healthz)": ("/healthz", {}, 200)}
         for name, path in PATHS.items():
