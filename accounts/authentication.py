@@ -1,16 +1,54 @@
-"""`Authorization: Bearer <API key>` for API clients."""
+"""`Authorization: Bearer <API key>` for API clients.
+
+Pipelines call the gate with a key before every deploy, so a key costs one small query: the
+credentials revision (accounts.models.CredentialsRevision). Each process keeps the keys it
+has resolved — the key, its user and the user's roles — under the revision it read them at,
+and trusts them only while the revision is the same; any change to a key, a user or a group
+moves it, so a revoked key fails on the very next request on every host.
+"""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from accounts.models import ApiKey, digest_key
+from accounts import roles
+from accounts.models import ApiKey, CredentialsRevision, digest_key
 
 # last_used_at is a convenience for deciding what to revoke; write it at most this often.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
+# Per process: digest -> (revision token, key with its user and roles). Bounded: many keys in
+# use at once only cost a fresh lookup now and then.
+_resolved: dict[str, tuple] = {}
+MOST_KEYS = 1000
+
+
+def _current(digest: str) -> ApiKey:
+    token = CredentialsRevision.objects.values_list("token", flat=True).filter(pk=1).first()
+    if token is None:  # a database flushed since it was migrated: the row comes back
+        token = CredentialsRevision.objects.get_or_create(pk=1)[0].token
+    cached = _resolved.get(digest)
+    if cached is not None and cached[0] == token:
+        key = cached[1]
+    else:
+        key = ApiKey.objects.select_related("user").filter(digest=digest).first()
+        if key is None:
+            raise exceptions.AuthenticationFailed("Unknown API key.")
+        if key.is_revoked:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        if not key.user.is_active:
+            raise exceptions.AuthenticationFailed("The owner of this API key is inactive.")
+        roles.preload(key.user)
+        if len(_resolved) >= MOST_KEYS:
+            _resolved.clear()
+        _resolved[digest] = (token, key)
+    # Each request gets its own copies: a view may set attributes on request.user.
+    request_key = copy.copy(key)
+    request_key.user = copy.copy(key.user)
+    return request_key
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -26,16 +64,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             plaintext = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed("The API key is not valid text.") from None
-        key = ApiKey.objects.select_related("user").filter(digest=digest_key(plaintext)).first()
-        if key is None:
-            raise exceptions.AuthenticationFailed("Unknown API key.")
-        if key.is_revoked:
-            raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        if not key.user.is_active:
-            raise exceptions.AuthenticationFailed("The owner of this API key is inactive.")
+        digest = digest_key(plaintext)
+        key = _current(digest)
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            cached = _resolved.get(digest)
+            if cached is not None:
+                cached[1].last_used_at = now  # this process need not write it again soon
         return key.user, key
 
     def authenticate_header(self, request):

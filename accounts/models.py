@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +12,33 @@ from lib import text
 def digest_key(plaintext: str) -> str:
     """SHA-256 of a key. Keys carry 190+ random bits, so a fast hash is enough (as for tokens)."""
     return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+class CredentialsRevision(models.Model):
+    """One row whose token changes with every change that could change what an API key may do:
+    a key created, revoked or deleted, its user saved (deactivated, made superuser) or moved
+    between groups (roles).
+
+    Each process keeps the keys it has seen in memory and checks this token (one small query)
+    before trusting them, so a revocation stops the very next request on every host — the
+    window calendar's RulesRevision, for credentials. A random token, not a counter (a counter
+    comes back after a rollback).
+    """
+
+    token = models.UUIDField(default=uuid.uuid4)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="single_credentials_revision")
+        ]
+
+    def __str__(self):
+        return f"credentials revision {self.token}"
+
+
+def credentials_changed() -> None:
+    """Move the token, in the caller's transaction (so it moves exactly when the change does)."""
+    CredentialsRevision.objects.filter(pk=1).update(token=uuid.uuid4())
 
 
 class ApiKeyQuerySet(models.QuerySet):

@@ -136,6 +136,11 @@ def _groups(user) -> frozenset[str]:
     return cached
 
 
+def preload(user) -> None:
+    """Read ``user``'s roles now (one query), so later checks on it cost none."""
+    _groups(user)
+
+
 def is_release_engineer(user) -> bool:
     """May define windows and freezes and drive releases."""
     if not (user and user.is_authenticated and user.is_active):

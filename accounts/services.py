@@ -7,7 +7,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, credentials_changed
 from audit import services as audit
 
 # What an entry shows of a key: not its digest (the digest itself is still vouched for).
@@ -43,6 +43,7 @@ def apikey_revoke(*, key: ApiKey, by=None, at: dt.datetime | None = None) -> Api
     with transaction.atomic():
         revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=at)
         if revoked:
+            credentials_changed()  # update() sends no signal: every process's copy goes now
             audit.record(
                 action="api_key.revoked",
                 subject=key,

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -81,6 +82,16 @@ class WindowsView(APIView):
         return Response({"results": WindowSerializer(found, many=True).data})
 
 
+class JSONOnly(BaseContentNegotiation):
+    """The gate speaks JSON whatever the Accept header says: no negotiation on its hot path."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class GateView(APIView):
     """May this component ship now (or at `at`)? Allow or deny, with the reason and a trace."""
 
@@ -88,6 +99,7 @@ class GateView(APIView):
     permission_classes = [permissions.AllowAny]
     throttle_classes = [PublicThrottle]
     renderer_classes = [JSONRenderer]  # pipelines read JSON; no browsable page on this path
+    content_negotiation_class = JSONOnly
     authentication_classes = [ApiKeyAuthentication]  # pipelines carry a key or nothing
 
     @extend_schema(

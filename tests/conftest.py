@@ -113,11 +113,13 @@ def _migration_data(request):
     request.getfixturevalue("transactional_db")
     from django.apps import apps
 
+    from accounts.models import CredentialsRevision
     from releases.defaults import DEFAULT_POLICY
     from releases.models import RulesRevision, WindowPolicy
 
     roles.grant(apps)  # the groups and their permissions, from the one table
     RulesRevision.objects.get_or_create(pk=1)
+    CredentialsRevision.objects.get_or_create(pk=1)
     if not WindowPolicy.objects.exists():
         WindowPolicy.objects.create(**DEFAULT_POLICY)
     from audit import services as audit
