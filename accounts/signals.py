@@ -10,15 +10,9 @@ from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from accounts.models import ApiKey, credentials_changed
+from lib.signals import on_every_write
 
-
-def _changed(sender, **kwargs):
-    if kwargs.get("raw"):  # loaddata: the fixture's own rows
-        return
-    action = kwargs.get("action")
-    if action is not None and not action.startswith("post_"):
-        return
-    credentials_changed()
+_changed = on_every_write(credentials_changed)
 
 
 def connect() -> None:

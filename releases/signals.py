@@ -10,17 +10,11 @@ call releases.services.rules_changed() after one.
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from lib.signals import on_every_write
 from releases.models import Component, Freeze, WindowPolicy
 from releases.services import rules_changed
 
-
-def _changed(sender, **kwargs):
-    if kwargs.get("raw"):  # loaddata: the fixture's own rows, no extra writes
-        return
-    action = kwargs.get("action")
-    if action is not None and not action.startswith("post_"):
-        return
-    rules_changed()
+_changed = on_every_write(rules_changed)
 
 
 def connect() -> None:
