@@ -190,7 +190,11 @@ if RATE_LIMIT_STORE.partition(":")[0] not in ("redis", "sqlite", "memory"):
         f"RATE_LIMIT_STORE={RATE_LIMIT_STORE!r}: use redis:<url>, sqlite:<path> or memory."
     )
 # Parallel test processes share one Redis: each keeps its own counters.
-RATE_LIMIT_PREFIX = "nightshift" + (f"-{os.environ.get('PYTEST_XDIST_WORKER', '')}" * TESTING)
+# Counters live under this prefix; servers that share a Redis and should count together (one
+# deployment) share it.
+RATE_LIMIT_PREFIX = env_str("RATE_LIMIT_PREFIX", "nightshift") + (
+    f"-{os.environ.get('PYTEST_XDIST_WORKER', '')}" * TESTING
+)
 SUBSCRIBE_RATE = env_rate("SUBSCRIBE_RATE", "10/hour")  # subscribe-form posts per client
 
 # --- Auth, API ---------------------------------------------------------------------------------

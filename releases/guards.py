@@ -169,10 +169,12 @@ def regular_starts_in_its_window(facts: ReleaseFacts, at: dt.datetime, calendar:
             decision.reason, "window_closed"
         )
         return [Refusal(code, decision.detail)]
-    home = calendar.window_at(facts.scheduled_start, facts.component)
     now_open = decision.window
-    if home is not None and (home.start, home.end) == (now_open.start, now_open.end):
+    # The open window holds its scheduled start: the same window (abutting windows, such as an
+    # any-hour policy's, are one window, however far each lookup sees its ends).
+    if facts.scheduled_start in now_open:
         return []
+    home = calendar.window_at(facts.scheduled_start, facts.component)
     if home is None:
         where = (
             f"Its scheduled start {when(facts.scheduled_start)} is no longer inside a release "
