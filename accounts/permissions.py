@@ -37,6 +37,20 @@ class ReleaseTeamReadEngineerWrite(permissions.BasePermission):
         return roles.is_release_engineer(user)
 
 
+# The verdict on a request whose anonymous call has been counted (once, whoever asks again).
+COUNTED = "_nightshift_public_verdict"
+
+
+def public_hit(request) -> ratelimit.Verdict:
+    """Count one anonymous call of a public endpoint from this client; may it go ahead?"""
+    limit, period = ratelimit.parse_rate(PublicThrottle.THROTTLE_RATES[PublicThrottle.scope])
+    verdict = ratelimit.hit(
+        PublicThrottle.scope, ratelimit.client_address(request), limit=limit, period=period
+    )
+    setattr(request, COUNTED, verdict)
+    return verdict
+
+
 class PublicThrottle(BaseThrottle):
     """Throttles anonymous readers of public endpoints per client address; keyed clients are
     not. Counted in the store every worker shares (accounts.ratelimit)."""
@@ -47,10 +61,8 @@ class PublicThrottle(BaseThrottle):
     def allow_request(self, request, view):
         if request.user and request.user.is_authenticated:
             return True
-        limit, period = ratelimit.parse_rate(self.THROTTLE_RATES[self.scope])
-        verdict = ratelimit.hit(
-            self.scope, ratelimit.client_address(request), limit=limit, period=period
-        )
+        # Counted already (by the gate's fast path), or counted now.
+        verdict = getattr(request, COUNTED, None) or public_hit(request)
         self._retry_after = verdict.retry_after
         return verdict.allowed
 

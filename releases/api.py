@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 
 import django_filters
 from django.db import transaction
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework.authentication import get_authorization_header
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
@@ -17,7 +20,7 @@ from rest_framework.views import APIView
 
 from accounts import roles
 from accounts.authentication import ApiKeyAuthentication
-from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite
+from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite, public_hit
 from api.problems import Refused
 from lib.errors import Invalid
 from releases import gate, selectors, services
@@ -114,6 +117,37 @@ class GateView(APIView):
             return Response(gate.ask(request.query_params, team=team))
         except Invalid as exc:
             raise ValidationError({k: [v] for k, v in exc.errors.items()}) from None
+
+    def dispatch(self, request, *args, **kwargs):
+        """Every pipeline asks before every deploy: a GET that goes well is answered here,
+        without DRF's request cycle (the same JSON, key and throttle); anything else — no key
+        that works, a throttled client, a bad parameter, another method — takes the full path,
+        which answers it as every endpoint does (problem+json)."""
+        if request.method != "GET":
+            return super().dispatch(request, *args, **kwargs)
+        user = None
+        if get_authorization_header(request):
+            try:
+                found = ApiKeyAuthentication().authenticate(request)
+            except exceptions.APIException:  # a key refused: the full path says why
+                found = None
+            if found is None:  # refused, or not a Bearer header
+                return super().dispatch(request, *args, **kwargs)
+            user = found[0]
+        elif not public_hit(request).allowed:
+            return super().dispatch(request, *args, **kwargs)  # its 429, counted once
+        team = user is not None and (
+            roles.is_release_engineer(user) or roles.is_senior_manager(user)
+        )
+        try:
+            payload = gate.ask(request.GET, team=team)
+        except Invalid:
+            return super().dispatch(request, *args, **kwargs)  # its 400, counted once
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))  # as DRF renders
+        response = HttpResponse(body.encode(), content_type="application/json")
+        response["Vary"] = "Accept"
+        response["Allow"] = "GET, HEAD, OPTIONS"
+        return response
 
 
 # --- Releases ------------------------------------------------------------------------------------

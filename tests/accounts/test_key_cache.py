@@ -74,3 +74,23 @@ def test_a_request_changing_its_user_object_changes_nothing_remembered(engineer)
     first = authentication._current(next(iter(authentication._resolved)))
     first.user.is_superuser = True  # what a careless view might do to request.user
     assert key.user.is_superuser is False
+
+
+def test_the_gates_fast_answer_is_what_the_api_renders(engineer, api_component):
+    """The gate answers a good GET outside DRF's cycle: byte for byte what DRF would render,
+    and one query for an anonymous caller."""
+    from django.http import QueryDict
+    from rest_framework.renderers import JSONRenderer
+    from rest_framework.test import APIClient
+
+    from releases import gate
+
+    query = "component=items-api&at=2026-11-26T09:00:00Z"
+    APIClient().get(f"/api/v1/gate/?{query}")  # this process builds its calendar once
+    anonymous, sql = _queries(APIClient(), f"/api/v1/gate/?{query}")
+    expected = JSONRenderer().render(gate.ask(QueryDict(query), team=False))
+    assert anonymous.status_code == 200 and anonymous.content == expected
+    assert anonymous["Content-Type"] == "application/json" and len(sql) == 1
+    _, plaintext = apikey_create(user=engineer, name="pipeline")
+    keyed = bearer(plaintext).get(f"/api/v1/gate/?{query}")
+    assert keyed.content == JSONRenderer().render(gate.ask(QueryDict(query), team=True))
