@@ -5,6 +5,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from accounts.desk import DeskTimeMixin
 from lib.instants import html as instant
@@ -102,7 +103,7 @@ class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     @admin.display(description="Topics")
     def topic_list(self, obj):
-        return ", ".join(obj.topics)
+        return ", ".join(obj.topic_labels)
 
     @admin.display(description="Deliveries")
     def delivery_history(self, obj):
@@ -171,9 +172,7 @@ class ChannelForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["topics"].initial = (
-            self.instance.topics if self.instance.pk else [Topic.RELEASED, Topic.ROLLED_BACK]
-        )
+        self.fields["topics"].initial = self.instance.topics if self.instance.pk else []
         if "components" in self.fields:  # not for a reader, who sees it read-only
             self.fields["components"].help_text = "None chosen: every component."
         if self.instance.pk is None:
@@ -245,7 +244,11 @@ class ChannelAdmin(DeskTimeMixin, admin.ModelAdmin):
         ]
 
     def save_model(self, request, obj, form, change):
-        channels.channel_save(form.checked, components=form.cleaned_data.get("components"))
+        channels.channel_save(
+            form.checked,
+            topics=form.cleaned_data.get("topics"),
+            components=form.cleaned_data.get("components"),
+        )
 
     def save_related(self, request, form, formsets, change):
         """The service set the components (an empty choice is every component)."""
@@ -259,16 +262,15 @@ class ChannelAdmin(DeskTimeMixin, admin.ModelAdmin):
     @admin.display(description="Health")
     def health(self, obj):
         if obj.consecutive_failures == 0:
-            last = f", last post {instant(obj.last_success_at)}" if obj.last_success_at else ""
-            return format_html("Healthy{}", last)
-        state = "Unhealthy" if not obj.healthy else "Failing"
+            if obj.last_success_at is None:
+                return "Not tried yet"
+            return format_html("Healthy, last post {}", instant(obj.last_success_at))
         return format_html(
-            '<strong class="{}">{}</strong>: {} failure(s) in a row, the last {}: {}',
-            "errornote" if not obj.healthy else "",
-            state,
+            "<strong>{}</strong>: {} failure(s) in a row, the last {}: {}",
+            "Unhealthy" if not obj.healthy else "Failing",
             obj.consecutive_failures,
             instant(obj.last_failure_at),
-            obj.last_error,
+            Truncator(obj.last_error).chars(120),
         )
 
     @admin.display(description="Inbound SMS address (replies such as STOP)")
@@ -295,11 +297,18 @@ class ChannelAdmin(DeskTimeMixin, admin.ModelAdmin):
     @admin.action(description="Send a test post to the selected channels", permissions=["change"])
     def send_test(self, request, queryset):
         count = channels.channel_test(queryset)
-        self.message_user(
-            request,
-            f"{count} test post(s) queued; the outbox shows how each went.",
-            messages.SUCCESS if count else messages.WARNING,
-        )
+        if count:
+            self.message_user(
+                request, f"{count} test post(s) queued; the outbox shows how each went.",
+                messages.SUCCESS,
+            )  # fmt: skip
+        if queryset.filter(purpose=Channel.Purpose.SMS).exists():
+            self.message_user(
+                request,
+                "An SMS gateway has nobody of its own to text: test it by subscribing your own "
+                "mobile number on the public subscribe page (the code it texts is the test).",
+                messages.WARNING,
+            )
 
 
 @admin.register(Delivery)
@@ -316,7 +325,7 @@ class DeliveryAdmin(DeskTimeMixin, admin.ModelAdmin):
         "attempts",
         "next_attempt_at",
         "delivered_at",
-        "last_error",
+        "error",
     ]
     list_filter = ["status", "channel", "message__kind", "via"]
     search_fields = ["address", "=uuid", "message__subject"]
@@ -350,6 +359,10 @@ class DeliveryAdmin(DeskTimeMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "unhealthy": list(channels.unhealthy())}
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Last error")
+    def error(self, obj):
+        return Truncator(obj.last_error).chars(80)
 
     @admin.display(description="Kind", ordering="message__kind")
     def kind(self, obj):

@@ -92,7 +92,12 @@ def inspect(url: str) -> dict:
         raise ChannelInvalid(
             {
                 "url": "Apprise does not understand this URL"
-                + (f" (scheme “{scheme.lower()}”)" if named else " (it has no scheme://)")
+                + (
+                    f": its scheme (“{scheme.lower()}”) is unknown, or it lacks a part the "
+                    "service needs (a token, a host)"
+                    if named
+                    else " (it has no scheme://)"
+                )
                 + "; see https://github.com/caronc/apprise/wiki for each service's form, e.g. "
                 "mastodons://token@host or slack://TokenA/TokenB/TokenC/#channel."
             }
@@ -174,7 +179,12 @@ def sms_text(message: Message, delivery: Delivery) -> str:
             "Not you? Ignore this. Reply STOP to opt out."
         )
     stop = short_unsubscribe_link(delivery.subscriber_id) if delivery.subscriber_id else ""
-    return fit_segments(message.short or message.subject, f"Stop: {stop}" if stop else "")
+    text, link = message.short or message.subject, ""
+    if text.rpartition(" ")[2].startswith(("http://", "https://")):
+        text, _, link = text.rpartition(" ")  # the public page's link is kept whole, like stop's
+        text = text.removesuffix("...")
+    tail = " ".join(part for part in (link, f"Stop: {stop}" if stop else "") if part)
+    return fit_segments(text, tail)
 
 
 def send(delivery: Delivery) -> None:
@@ -254,6 +264,10 @@ def check(
             "subscriber's number, and a number in the URL would be texted every code and stop "
             "link. Remove it, keeping the sender's."
         )
+    if channel.purpose == Channel.Purpose.SMS:
+        topics = []  # a gateway posts nothing of its own: it texts subscribers their topics
+    elif topics is None and channel.pk is None:
+        topics = []  # a new account posts what it is told to, nothing by default
     if topics is not None:
         topics = list(topics)
         if unknown := set(topics) - set(Topic.values):

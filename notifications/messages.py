@@ -294,7 +294,7 @@ def status_update(incident, update, what: str) -> Content:
         lines.append(f"Next update by {local_and_utc(update.next_update_by)}.")
     lines.append(f"Follow it: {incident_data['url']}")
     short = fit(
-        f"{subject} ({components}). {update.get_state_display()}: {_plain(update.body)}",
+        f"{subject} ({components}): {_plain(update.body)}",
         incident_data["url"],
     )
     return Content(subject, "\n".join(lines) + "\n", data, short)

@@ -268,7 +268,7 @@ class Channel(TopicScope):
     last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.CharField(max_length=500, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    url_replaced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    url_replaced_at = models.DateTimeField("URL replaced at", null=True, blank=True, editable=False)
 
     objects = ChannelQuerySet.as_manager()
 
@@ -433,10 +433,10 @@ class Delivery(models.Model):
     )
     # A Channel's posts are deliveries too, to the channel's name.
     CHANNEL = "channel"
-    CHANNELS = [*Subscriber.Channel.choices, (CHANNEL, "Channel (Apprise)")]
+    CHANNELS = [*Subscriber.Channel.choices, (CHANNEL, "Channel account")]
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
-    channel = models.CharField(max_length=8, choices=CHANNELS)
+    channel = models.CharField("medium", max_length=8, choices=CHANNELS)
     address = models.CharField(
         max_length=500,
         help_text="The e-mail address, webhook URL, mobile number or channel name.",

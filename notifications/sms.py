@@ -69,7 +69,7 @@ def _cut(text: str, room: int) -> str:
     cut = text[: room - 3]
     if " " in cut[room // 2 :]:
         cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-") + "..."
+    return cut.rstrip(" ,;:-.") + "..."
 
 
 def fit(text: str, link: str, limit: int = SHORT_LIMIT) -> str:

@@ -288,8 +288,8 @@ def sms_offered() -> bool:
 def _with_token(subscriber: Subscriber, preferences: dict, nonce: str = "") -> Subscriber:
     """The page's token for the code form: the number, the preferences, the request's nonce.
 
-    Alike whether or not a code was sent (a number at its limit gets a nonce never texted), so
-    the page tells nothing about the number.
+    Alike whether or not a code was sent now (a number at its limit gets its last code's nonce,
+    or one never texted), so the page tells nothing about the number.
     """
     nonce = nonce or secrets.token_urlsafe(12)
     payload = {"n": subscriber.phone, "p": preferences, "x": nonce}
@@ -303,8 +303,21 @@ def _subscribe_phone(number, preferences, components, at) -> Subscriber:
     SMS_CODES_PER_HOUR in all."""
     subscriber = Subscriber.objects.select_for_update().filter(phone=number).first()
     if not _may_confirm(number, at):
+        # No new code: the page's token names the last one texted, which still works (whoever
+        # asked for it, the number's owner has it), so closing the page loses nothing.
         unsaved = Subscriber(channel=SMS, phone=number, created_at=at)
-        return _with_token(subscriber or unsaved, preferences)
+        last = (
+            Delivery.objects.filter(
+                channel=SMS,
+                address=number,
+                message__kind=Kind.CONFIRM,
+                created_at__gt=min(at, timezone.now()) - CODE_WITHIN,
+            )
+            .order_by("-created_at", "-id")
+            .values_list("message__data", flat=True)
+            .first()
+        )
+        return _with_token(subscriber or unsaved, preferences, (last or {}).get("nonce", ""))
     # Every code costs money, whoever's number it is: many numbers from many clients (SMS
     # pumping) meet this budget, shared by every worker.
     budget = ratelimit.hit("sms-codes", "all", limit=settings.SMS_CODES_PER_HOUR, period=3600)
@@ -366,7 +379,10 @@ def phone_confirm(*, token: str, code: str, at: dt.datetime | None = None) -> Su
     # A number at its limit was given a token whose code was never texted (see _with_token):
     # that code, guessed, confirms nothing, or tokens for the asking would be guesses for free.
     texted = Delivery.objects.filter(
-        channel=SMS, address=payload["n"], message__kind=Kind.CONFIRM
+        channel=SMS,
+        address=payload["n"],
+        message__kind=Kind.CONFIRM,
+        created_at__gt=min(at, timezone.now()) - CODE_WITHIN,  # a code works this long
     ).filter(message__data__nonce=payload["x"])
     right = hmac.compare_digest(code.encode(), sms_code(payload["n"], payload["x"]).encode())
     if not right or not texted.exists():

@@ -95,7 +95,8 @@ def test_the_team_adds_its_channels_and_a_reader_subscribes_a_phone(
         erin.goto(f"{erin.base}/admin/notifications/channel/add/")
         erin.fill("#id_name", "@releases")
         erin.fill("#id_new_url", f"{json_at}/ok/releases?+X-Token=s3cret")
-        erin.check("input[name=topics][value=notices]")
+        for topic in ("released", "rolled_back", "notices"):  # none is ticked for a new one
+            erin.check(f"input[name=topics][value={topic}]")
         save(erin)
         assert "was added successfully" in messages(erin)
         releases_channel = Channel.objects.get(name="@releases")

@@ -1,10 +1,12 @@
 """Channels and SMS under attack: a hostile client (codes, numbers, the inbound address) and a
 careless desk (URLs typed wrong, URLs that reach nobody or the wrong phone)."""
 
+import datetime as dt
 import json
 import logging
 
 import pytest
+import time_machine
 from django.core import signing
 from django.urls import reverse
 
@@ -36,19 +38,28 @@ def subscribe_phone(client, django_capture_on_commit_callbacks):
 
 
 def test_a_code_never_texted_confirms_nothing(gateway, sink, subscribe_phone, client):
-    """A number at its limit gets a token whose code was never sent: guessing it, five tries a
-    token, a token for each submission, must not confirm a number its owner never agreed to."""
-    first = subscribe_phone()
-    again = subscribe_phone()  # within 10 minutes: nothing texted
-    assert len(_texts(sink)) == 1
-    nonce = signing.loads(_token(again), salt="nightshift.sms-confirm")["x"]
-    guessed = client.post(
-        reverse(CONFIRM), {"token": _token(again), "code": sms_code(NUMBER, nonce)}
-    )
+    """A number at its daily limit, its last code expired, gets a token whose code was never
+    sent: guessing it, five tries a token, a token for each submission, must not confirm a
+    number its owner never agreed to."""
+    start = dt.datetime.now(dt.UTC)
+    for minutes in (0, 11, 22):  # three codes: the day's limit
+        with time_machine.travel(start + dt.timedelta(minutes=minutes), tick=False):
+            first = subscribe_phone()
+    assert len(_texts(sink)) == 3
+    with time_machine.travel(start + dt.timedelta(minutes=60), tick=False):
+        again = subscribe_phone()  # at its limit, the last code 38 minutes old: none texted
+        assert len(_texts(sink)) == 3
+        nonce = signing.loads(_token(again), salt="nightshift.sms-confirm")["x"]
+        guessed = client.post(
+            reverse(CONFIRM), {"token": _token(again), "code": sms_code(NUMBER, nonce)}
+        )
     assert guessed.status_code == 400 and "not the code we sent" in guessed.content.decode()
     assert Subscriber.objects.get().confirmed_at is None
-    # The code that was texted still confirms, with its own token.
-    done = client.post(reverse(CONFIRM), {"token": _token(first), "code": _code(_texts(sink)[0])})
+    # The last code texted confirmed, in its time, with its own token.
+    with time_machine.travel(start + dt.timedelta(minutes=23), tick=False):
+        done = client.post(
+            reverse(CONFIRM), {"token": _token(first), "code": _code(_texts(sink)[2])}
+        )
     assert done.status_code == 200 and Subscriber.objects.get().is_active
 
 

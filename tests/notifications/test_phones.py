@@ -122,11 +122,25 @@ def test_codes_are_limited_per_number_and_tries_per_code(gateway, sink, subscrib
     )
     assert blocked.status_code == 429 and "Retry-After" in blocked
     assert Subscriber.objects.get().confirmed_at is None
-    # A code is good for 30 minutes.
+    # The second page carries the same code (the one texted): its tries are spent as well.
     later = client.post(
         reverse("subscription-confirm-phone"), {"token": _token(again), "code": code}
     )
-    assert later.status_code == 400  # another request's token: its code was never sent
+    assert later.status_code == 429
+
+
+def test_a_second_page_takes_the_code_already_texted(gateway, sink, subscribe_phone, client):
+    """Someone closes the tab and subscribes again within 10 minutes: no new SMS, and the code
+    they have confirms from the new page (with the topics asked for last)."""
+    subscribe_phone(topics=("released",))
+    again = subscribe_phone(topics=("status",))
+    assert len(_texts(sink)) == 1
+    done = client.post(
+        reverse("subscription-confirm-phone"),
+        {"token": _token(again), "code": _code(_texts(sink)[0])},
+    )
+    assert done.status_code == 200
+    assert Subscriber.objects.get().topics == ["status"]
 
 
 def test_an_expired_code_asks_for_a_new_subscription(gateway, sink, subscribe_phone, client):

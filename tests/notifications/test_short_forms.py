@@ -127,3 +127,17 @@ def test_typography_is_spelled_in_gsm7_and_what_cannot_be_is_cut_to_fit():
     assert sms.segments(fitted) == 2 and fitted.endswith(link)
     short = sms.fit("word " * 100, link)
     assert len(short) <= 280 and short.endswith(f"... {link}")
+
+
+def test_an_sms_keeps_the_public_link_and_the_stop_link_whole(contents):
+    """The short form is cut for two segments around its links, never through them."""
+    from notifications.channels import sms_text
+    from notifications.models import Delivery
+
+    for kind, content in contents.items():
+        link = content.short.rsplit(" ", 1)[1]
+        message = Message(kind=kind, subject=content.subject, short=content.short)
+        text = sms_text(message, Delivery(address="+14155550100", subscriber_id=12))
+        assert f" {link} Stop: http://127.0.0.1:8000/unsubscribe/12." in text, kind
+        assert sms.segments(text) <= 2, kind
+        assert "...." not in text, kind
