@@ -49,15 +49,26 @@ def request_now(request) -> dt.datetime:
 
 # An entry names its content, so it never goes stale; this only bounds what the cache holds.
 PAGE_SECONDS = 3600
+# A page is kept once a second reader asks for it within this time of the first.
+SEEN_SECONDS = 600
 # Headers a page's view sets that belong with its body (middleware adds the rest each time).
 _KEPT = ("Content-Type", "Content-Disposition", "Content-Language", "Cache-Control", "Vary")
 
 
+# Tests give each test its own (tests/conftest.py): test databases repeat the same states.
+KEY_SALT = ""
+
+
+def page_key(etag: str) -> str:
+    """Where a page's body is kept: its ETag (digested, so any length fits the key)."""
+    return f"page:{KEY_SALT}{hashlib.sha256(etag.encode()).hexdigest()[:40]}"
+
+
 def shared_page(etag_func):
     """Conditional GET (a 304 for a client's current ETag), and a 200's body from the shared
-    cache, keyed by the ETag (which holds the path and query string). For pages and feeds,
-    which look the same to everyone; an API view negotiates its format, so it uses
-    ``condition`` alone."""
+    cache, keyed by the ETag (which holds the path and query string), from a page's second
+    reader on. For pages and feeds, which look the same to everyone; an API view negotiates
+    its format, so it uses ``condition`` alone."""
 
     def decorator(view):
         @wraps(view)
@@ -67,7 +78,7 @@ def shared_page(etag_func):
             etag = etag_func(request, *args, **kwargs)
             if (answer := get_conditional_response(request, etag=etag)) is not None:
                 return answer
-            key = f"page:{hashlib.sha256(etag.encode()).hexdigest()[:40]}"
+            key = page_key(etag)
             stored = cache.get(key)
             if stored is not None:
                 body, headers = stored
@@ -76,7 +87,13 @@ def shared_page(etag_func):
                     response[name] = value
             else:
                 response = view(request, *args, **kwargs)
-                if response.status_code == 200 and not response.streaming:
+                # Kept from its second reader on: a page asked for once (a URL made up to fill
+                # the cache, a query nobody repeats) leaves a small mark that expires, no body.
+                if (
+                    response.status_code == 200
+                    and not response.streaming
+                    and not cache.add(f"seen:{key}", 1, timeout=SEEN_SECONDS)
+                ):
                     headers = [(h, response[h]) for h in _KEPT if response.has_header(h)]
                     cache.set(key, (response.content, headers), timeout=PAGE_SECONDS)
             if response.status_code == 200 and not response.has_header("ETag"):

@@ -163,10 +163,11 @@ def public_version(now: dt.datetime, *, windows: bool = False) -> str:
     releases = Release._meta.db_table
     published = AdvanceNotice.Status.PUBLISHED.value
     instant = connection.ops.adapt_datetimefield_value(now)
-    # Pages that show windows change with the rules too (a freeze declared for next month
-    # moves no window edge that has passed yet): the rules' revision token says when.
+    # Pages change with the rules too: windows (a freeze declared for next month moves no
+    # window edge that has passed yet), and components (every page names them; a component's
+    # every write moves the token). The rules' revision token says when.
     revision = RulesRevision._meta.db_table
-    rules = f", (SELECT token FROM {revision} WHERE id = 1)" if windows else ""  # noqa: S608
+    rules = f", (SELECT token FROM {revision} WHERE id = 1)"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT MAX(id) FROM {events}), (SELECT MAX(updated_at) FROM {notices}), "  # noqa: S608 - model names

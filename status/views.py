@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import condition, require_safe
 
+from notes import http
 from notes.http import shared_page
 from releases import selectors as release_selectors
 from releases.models import RulesRevision
@@ -45,7 +46,7 @@ def probes_section(now) -> str:
     buckets move): those make the key, so a new sample shows at once and a thousand readers
     during an outage cost one render per sample. A probe renamed shows with its next sample.
     """
-    key = f"status:probes:{_fingerprint(*PROBE_STATE)}:{now:%Y%m%d%H}"
+    key = f"status:probes:{http.KEY_SALT}{_fingerprint(*PROBE_STATE)}:{now:%Y%m%d%H}"
     html = cache.get(key)
     if html is None:
         dashboard = selectors.probe_dashboard(now)

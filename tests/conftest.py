@@ -103,6 +103,17 @@ def make_release(engineer, api_component):
 
 
 @pytest.fixture(autouse=True)
+def _own_page_cache(monkeypatch):
+    """Each test keeps public pages under its own keys: test databases repeat the same
+    states (and ETags), and the cache (CI's Redis) outlives a test."""
+    import uuid
+
+    from notes import http
+
+    monkeypatch.setattr(http, "KEY_SALT", f"{uuid.uuid4().hex}:")
+
+
+@pytest.fixture(autouse=True)
 def _migration_data(request):
     """Transactional tests end with a flush, which takes what the data migrations made with
     it (pytest-django's serialized rollback does not cover the live server): put it back."""

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from notes import services as notices
+from notes.http import page_key
 from releases import services
 from tests.helpers import NOW, WED_WINDOW
 from tests.notes.test_public_site import published_notice
@@ -21,13 +22,6 @@ PAGES = (
     "/", "/releases/", "/notices/", "/feeds/releases.atom", "/feeds/notices.atom", "/calendar/",
     "/calendar/releases.ics", "/status/", "/status/history/", "/feeds/status.atom",
 )  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def _get(client, path):
@@ -44,6 +38,8 @@ def test_a_cold_reader_gets_the_body_another_rendered_for_the_price_of_a_revalid
     with time_machine.travel(NOW, tick=False):
         for path in PAGES:
             first, rendered = _get(client, path)
+            second, _ = _get(client, path)  # a second reader: the page is worth keeping
+            assert second.content == first.content
             again, cached = _get(client, path)  # no validator: a new reader
             assert again.content == first.content and again["ETag"] == first["ETag"], path
             assert again["Content-Type"] == first["Content-Type"], path
@@ -52,6 +48,19 @@ def test_a_cold_reader_gets_the_body_another_rendered_for_the_price_of_a_revalid
             assert again["Content-Security-Policy"] == first["Content-Security-Policy"], path
             revalidated = client.get(path, HTTP_IF_NONE_MATCH=first["ETag"])
             assert revalidated.status_code == 304, path
+
+
+def test_a_page_asked_for_once_leaves_no_body_in_the_cache(client, api_component):
+    """Made-up query strings, each asked once, cannot fill the shared cache with pages."""
+
+    def kept(response):
+        return cache.get(page_key(response["ETag"]))
+
+    with time_machine.travel(NOW, tick=False):
+        once = [client.get(f"/releases/?made-up={n}") for n in range(20)]
+        assert [kept(r) for r in once] == [None] * 20
+        client.get("/releases/?made-up=0")  # a second reader of the same page: it is kept
+        assert kept(once[0]) is not None and kept(once[1]) is None
 
 
 def test_a_window_opening_shows_at_once(client, api_component):
@@ -98,3 +107,13 @@ def test_a_release_moves_from_upcoming_to_latest_as_its_start_passes(
     with time_machine.travel(start + dt.timedelta(seconds=1), tick=False):
         after = client.get("/").content.decode()
     assert "4.0.0" in scheduled(before) and "4.0.0" not in scheduled(after)
+
+
+def test_a_new_component_shows_at_once_on_every_page(client, api_component):
+    from releases.models import Component
+
+    with time_machine.travel(NOW, tick=False):
+        for _ in range(3):  # read, kept, served from the cache
+            assert "Mobile app" not in client.get("/releases/").content.decode()
+        Component.objects.create(slug="mobile", name="Mobile app", kind="client")
+        assert "Mobile app" in client.get("/releases/").content.decode()  # its filter lists it

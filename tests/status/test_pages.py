@@ -6,7 +6,6 @@ import datetime as dt
 import feedparser
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from status import services
 from tests.helpers import NOW, utc
@@ -89,11 +88,8 @@ def test_status_pages_answer_304_until_something_changes(client, operator, outag
 
 
 def test_the_probes_section_is_served_from_the_cache_until_a_new_sample(client, server, make_probe):
-    from django.core.cache import cache
-
     from status import probing
 
-    cache.clear()
     probe = make_probe(server.base + "/switch", name="Item API health")
     at = utc(2026, 11, 30, 18, 1)
     probing.run([probe], at)
@@ -139,7 +135,6 @@ def test_status_reads_cost_the_same_queries_for_3_incidents_or_12(
     def cost():
         counts = []
         for path in ("/status/", "/status/history/", "/api/v1/incidents/", "/api/v1/status/"):
-            cache.clear()  # what a render costs (the next reader gets the body from the cache)
             with CaptureQueriesContext(connection) as queries:
                 assert (anon_api if path.startswith("/api/") else client).get(
                     path
