@@ -396,9 +396,17 @@ class WindowCalendar:
     def _for(self, component: str) -> _Scoped:
         scoped = self._scoped.get(component)
         if scoped is None:
+            outside = f"Does not apply to '{component}'."
+            slots = tuple(
+                (kind, rule, None if rule.applies_to(component) else
+                 _entry(kind, rule, "out_of_scope", outside, None))
+                for kind, rules in (("policy", self.policies), ("freeze", self.freezes))
+                for rule in rules
+            )  # fmt: skip
             scoped = _Scoped(
                 tuple(p for p in self.policies if p.applies_to(component)),
                 tuple(f for f in self.freezes if f.applies_to(component)),
+                slots,
             )
             self._scoped[component] = scoped
         return scoped
@@ -538,38 +546,55 @@ class WindowCalendar:
     def _trace(self, at: dt.datetime, component: str) -> list[TraceEntry]:
         entries: list[TraceEntry] = []
         moment = plus(at, TOUCH)
-        for policy in self.policies:
-            if not policy.applies_to(component):
-                verdict, detail, hit = "out_of_scope", f"Does not apply to '{component}'.", None
-            elif hit := next(iter(policy.recurrence.occurrences(at, moment)), None):
-                verdict, detail = "open", f"Open {between(hit.start, hit.end)}."
-            else:
-                verdict, detail = "closed", "No occurrence of this policy contains the instant."
-            entries.append(
-                TraceEntry("policy", policy.id, policy.name, verdict, detail, hit, policy.version)
-            )
-        for freeze in self.freezes:
-            if freeze.interval is not None and freeze.interval.end <= at:
+        # Rules that do not apply to the component say the same thing at every instant: their
+        # entries are made once per component (_Scoped.outside), not at every decision.
+        for kind, rule, outside in self._for(component).slots:
+            if kind == "policy":
+                if outside is not None:
+                    entries.append(outside)
+                elif hit := next(iter(rule.recurrence.occurrences(at, moment)), None):
+                    entries.append(
+                        _entry("policy", rule, "open", f"Open {between(hit.start, hit.end)}.", hit)
+                    )
+                else:
+                    entries.append(_entry("policy", rule, "closed", _CLOSED, None))
+                continue
+            if rule.interval is not None and rule.interval.end <= at:
                 continue  # over before the instant: it can say nothing about it
-            if not freeze.applies_to(component):
-                verdict, detail, hit = "out_of_scope", f"Does not apply to '{component}'.", None
-            elif hit := next(iter(freeze.occurrences(at, moment)), None):
-                verdict, detail = "frozen", f"Frozen {between(hit.start, hit.end)}."
+            if outside is not None:
+                entries.append(outside)
+            elif hit := next(iter(rule.occurrences(at, moment)), None):
+                entries.append(
+                    _entry("freeze", rule, "frozen", f"Frozen {between(hit.start, hit.end)}.", hit)
+                )
             else:
-                verdict, detail = "clear", "This freeze does not cover the instant."
-            entries.append(
-                TraceEntry("freeze", freeze.id, freeze.reason, verdict, detail, hit, freeze.version)
-            )
+                entries.append(_entry("freeze", rule, "clear", _CLEAR, None))
         return entries
+
+
+_CLOSED = "No occurrence of this policy contains the instant."
+_CLEAR = "This freeze does not cover the instant."
+
+
+def _entry(kind: str, rule, verdict: str, detail: str, hit: Interval | None) -> TraceEntry:
+    name = rule.name if kind == "policy" else rule.reason
+    return TraceEntry(kind, rule.id, name, verdict, detail, hit, rule.version)
 
 
 class _Scoped:
     """The policies and freezes of one component, one-off freezes indexed by start."""
 
-    __slots__ = ("_longest", "_one_off", "_one_off_starts", "_recurring", "policies")
+    __slots__ = ("_longest", "_one_off", "_one_off_starts", "_recurring", "policies", "slots")
 
-    def __init__(self, policies: tuple[Policy, ...], freezes: tuple[Freeze, ...]):
+    def __init__(
+        self,
+        policies: tuple[Policy, ...],
+        freezes: tuple[Freeze, ...],
+        slots: tuple[tuple[str, Policy | Freeze, TraceEntry | None], ...] = (),
+    ):
         self.policies = policies
+        # Every rule in the calendar's order, with its constant entry if it does not apply.
+        self.slots = slots
         self._recurring = tuple(f for f in freezes if f.recurrence is not None)
         self._one_off = sorted((f.interval for f in freezes if f.interval is not None), key=_start)
         self._one_off_starts = [i.start for i in self._one_off]
