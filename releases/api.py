@@ -143,7 +143,10 @@ class GateView(APIView):
             payload = gate.ask(request.GET, team=team)
         except Invalid:
             return super().dispatch(request, *args, **kwargs)  # its 400, counted once
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))  # as DRF renders
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))  # as DRF renders,
+        # which escapes the two line separators JavaScript reads as line ends (a freeze's reason
+        # may hold them)
+        body = body.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         response = HttpResponse(body.encode(), content_type="application/json")
         response["Vary"] = "Accept"
         response["Allow"] = "GET, HEAD, OPTIONS"
