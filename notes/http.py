@@ -26,17 +26,23 @@ from releases.windows import get_zone
 
 
 def _etag(request, *args, windows: bool = False, day: bool = False, **kwargs) -> str:
-    # The path and query string are part of what a page shows; the digest is stable across
-    # processes (Python's hash() is not), so every gunicorn worker agrees on it. The view reads
-    # the same instant (request.now), so the page and its validator agree on what was public.
+    # The address (scheme, host, path and query string) is part of what a page shows: feeds and
+    # calendars link absolutely to the host asked. The digest is stable across processes
+    # (Python's hash() is not), so every gunicorn worker agrees on it. The view reads the same
+    # instant (request.now), so the page and its validator agree on what was public.
     request.now = timezone.now()
-    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:12]
+    path = address(request)
     version = selectors.public_version(request.now, windows=windows)
     if day:
         # A page that marks today (and shows this month when asked for no date) changes at
         # local midnight too.
         version += f"-{request.now.astimezone(display_zone()):%Y%m%d}"
     return f'"{version}-{path}"'
+
+
+def address(request) -> str:
+    """A short digest of the absolute URL asked for, for validators and cache keys."""
+    return hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:12]
 
 
 def display_zone():
@@ -66,9 +72,9 @@ def page_key(etag: str) -> str:
 
 def shared_page(etag_func):
     """Conditional GET (a 304 for a client's current ETag), and a 200's body from the shared
-    cache, keyed by the ETag (which holds the path and query string), from a page's second
-    reader on. For pages and feeds, which look the same to everyone; an API view negotiates
-    its format, so it uses ``condition`` alone."""
+    cache, keyed by the ETag (which holds the address: scheme, host, path and query string),
+    from a page's second reader on. For pages and feeds, which look the same to everyone at
+    one address; an API view negotiates its format, so it uses ``condition`` alone."""
 
     def decorator(view):
         @wraps(view)

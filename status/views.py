@@ -74,8 +74,7 @@ def status_version(now) -> str:
 
 def _etag(request, *args, **kwargs) -> str:
     request.now = timezone.now()
-    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:12]
-    return f'"{status_version(request.now)}-{path}"'
+    return f'"{status_version(request.now)}-{http.address(request)}"'
 
 
 public_status = shared_page(_etag)  # pages and the feed: the body from the shared cache

@@ -4,12 +4,14 @@ a hostile client would: each answer is what the full path gives, for every input
 import datetime as dt
 
 import pytest
+import time_machine
 from django.http import QueryDict
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
-from releases import gate
+from releases import gate, services
 from releases.models import Freeze
+from tests.helpers import NOW, WED_WINDOW
 
 pytestmark = pytest.mark.django_db
 
@@ -28,3 +30,22 @@ def test_the_gates_fast_answer_escapes_line_separators_as_drf_does(api_component
     assert response.status_code == 200
     assert b"\\u2028" in expected
     assert response.content == expected
+
+
+@pytest.mark.parametrize("path", ["/feeds/releases.atom", "/calendar/releases.ics"])
+def test_a_page_rendered_for_one_host_or_scheme_is_not_served_to_another(
+    client, make_release, engineer, path
+):
+    """Feeds and calendars carry absolute links built from the request's host and scheme: a
+    body kept for one address must not answer a reader of another."""
+    services.release_announce(release=make_release(), by=engineer, at=NOW)
+    with time_machine.travel(WED_WINDOW + dt.timedelta(hours=2), tick=False):  # public by then
+        for _ in range(3):  # kept from the second reader on
+            client.get(path, HTTP_HOST="localhost")
+        other = client.get(path, HTTP_HOST="127.0.0.1").content.decode()
+        assert "localhost" not in other and "127.0.0.1" in other
+        for _ in range(3):
+            client.get(path, HTTP_HOST="127.0.0.1")
+        secure = client.get(path, HTTP_HOST="127.0.0.1", secure=True).content.decode()
+        if "http://" in other:
+            assert "https://127.0.0.1" in secure
