@@ -217,6 +217,23 @@ class Recurrence:
     def _year(self, year: int) -> tuple[Interval, ...]:
         return _occurrences_in_year(self, year)
 
+    def span_around(self, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The span around ``at`` in which the same occurrence (or none) holds each instant:
+        that occurrence, or the gap between the ones either side. Looked for in the years
+        around ``at`` only; the span is cut there (a shorter span is always safe)."""
+        year = at.astimezone(self._tz).year
+        items = [o for y in (year - 1, year, year + 1) for o in self._year(y)]
+        lo = dt.datetime(max(FLOOR.year, year - 1), 1, 1, tzinfo=UTC)
+        hi = dt.datetime(min(CEILING.year, year + 1), 12, 31, tzinfo=UTC)
+        i = bisect.bisect_right(items, at, key=_start)
+        if i and items[i - 1].end > at:
+            return items[i - 1].start, items[i - 1].end
+        if i:
+            lo = max(lo, items[i - 1].end)
+        if i < len(items):
+            hi = min(hi, items[i].start)
+        return lo, hi
+
     def to_utc(self, day: dt.date) -> dt.datetime:
         """The instant this recurrence starts on a local date (fold=0: see module doc)."""
         return dt.datetime.combine(day, self.start_time, tzinfo=self._tz).astimezone(UTC)
@@ -371,6 +388,9 @@ class WindowCalendar:
         self.freezes = tuple(freezes)
         self.holds = tuple(holds)
         self._scoped: dict[str, _Scoped] = {}
+        # (component, zone) -> sorted [(start, end, decision, detail after "when(at)")]
+        self._memo: dict[tuple[str, str], list] = {}
+        self._last_asked: dict[tuple[str, str], dt.datetime] = {}
 
     def holds_at(self, at: dt.datetime, component: str) -> list[Hold]:
         """The holds stopping ``component``'s regular releases from starting at ``at``."""
@@ -509,8 +529,71 @@ class WindowCalendar:
         *,
         duration: dt.timedelta = dt.timedelta(0),
     ) -> Decision:
-        """May ``component`` ship at ``at`` (and finish within ``duration``)? With a trace."""
+        """May ``component`` ship at ``at`` (and finish within ``duration``)? With a trace.
+
+        The gate asks this of "now", over and over: a decision for an instant is kept for the
+        span around it in which no rule's occurrence starts or ends (``_span``), and answers
+        any instant in that span, worded for it.
+        """
         at = require_aware(at, "at")
+        memo = None
+        if not duration:
+            zone = zones.current()
+            memo = self._memo.setdefault((component, zone.key if zone else ""), [])
+            i = bisect.bisect_right(memo, at, key=_memo_start) - 1
+            if i >= 0 and at < memo[i][1]:
+                return _reworded(memo[i][2], memo[i][3], at)
+        decision = self._decide(at, component, duration)
+        if memo is not None:
+            # Worth keeping when asked about instants close together (the gate's "now");
+            # scattered questions (scheduling, a calendar) would only pay for the span.
+            key = (component, zone.key if zone else "")
+            last = self._last_asked.get(key)
+            self._last_asked[key] = at
+            if last is not None and abs(at - last) <= MEMO_NEAR:
+                self._remember(memo, at, component, decision)
+        return decision
+
+    def _remember(self, memo: list, at: dt.datetime, component: str, decision: Decision):
+        lo, hi = self._span(at, component)
+        for window in (decision.window, decision.next_window):
+            # A window longer than the chain search reports its ends from where it was asked.
+            if window is not None and window.length >= CHAIN_LIMIT:
+                return
+        if decision.next_window is None and decision.reason != Reason.NO_POLICY:
+            return  # none within the horizon, which moves with the instant
+        prefix = when(at)
+        tail = decision.detail[len(prefix) :] if decision.detail.startswith(prefix) else None
+        if len(memo) >= MEMO_SPANS:
+            memo.clear()
+        bisect.insort(memo, (lo, hi, decision, tail), key=_memo_start)
+
+    def _span(self, at: dt.datetime, component: str) -> tuple[dt.datetime, dt.datetime]:
+        """Around ``at``, the span in which every rule says what it says at ``at``: no
+        occurrence of a policy or freeze that applies starts or ends in it, and no one-off
+        freeze ends (the trace leaves those out once they are over). At most a day each side."""
+        lo, hi = minus(at, MEMO_REACH), plus(at, MEMO_REACH)
+        scoped = self._for(component)
+        for policy in scoped.policies:
+            a, b = policy.recurrence.span_around(at)
+            lo, hi = max(lo, a), min(hi, b)
+        for freeze in self.freezes:
+            if freeze.interval is not None:
+                start, end = freeze.interval.start, freeze.interval.end
+                if end <= at:
+                    lo = max(lo, end)
+                elif not freeze.applies_to(component):
+                    hi = min(hi, end)
+                elif start <= at:
+                    lo, hi = max(lo, start), min(hi, end)
+                else:
+                    hi = min(hi, start)
+            elif freeze.applies_to(component):
+                a, b = freeze.recurrence.span_around(at)
+                lo, hi = max(lo, a), min(hi, b)
+        return lo, hi
+
+    def _decide(self, at: dt.datetime, component: str, duration: dt.timedelta) -> Decision:
         policies = self._for(component).policies
         # One pass serves both questions: the window containing `at` and the next opening.
         nearby = self.windows(at, plus(at, LOOKAHEAD), component) if policies else []
@@ -570,6 +653,24 @@ class WindowCalendar:
             else:
                 entries.append(_entry("freeze", rule, "clear", _CLEAR, None))
         return entries
+
+
+# A remembered decision covers at most this much either side of the instant it was made for,
+# and a component keeps at most so many (then starts again).
+MEMO_REACH = dt.timedelta(days=1)
+MEMO_SPANS = 4096
+# Two questions about instants this close: the asker follows the clock (the gate's "now").
+MEMO_NEAR = dt.timedelta(minutes=10)
+
+
+def _memo_start(entry) -> dt.datetime:
+    return entry[0]
+
+
+def _reworded(decision: Decision, tail: str | None, at: dt.datetime) -> Decision:
+    """A remembered decision, for another instant of its span."""
+    detail = decision.detail if tail is None else when(at) + tail
+    return replace(decision, at=at, detail=detail)
 
 
 _CLOSED = "No occurrence of this policy contains the instant."
