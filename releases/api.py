@@ -148,8 +148,7 @@ class GateView(APIView):
         # may hold them)
         body = body.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         response = HttpResponse(body.encode(), content_type="application/json")
-        response["Vary"] = "Accept"
-        response["Allow"] = "GET, HEAD, OPTIONS"
+        response["Allow"] = "GET, HEAD, OPTIONS"  # no Vary: one renderer, nothing negotiated
         return response
 
 

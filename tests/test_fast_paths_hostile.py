@@ -49,3 +49,74 @@ def test_a_page_rendered_for_one_host_or_scheme_is_not_served_to_another(
         secure = client.get(path, HTTP_HOST="127.0.0.1", secure=True).content.decode()
         if "http://" in other:
             assert "https://127.0.0.1" in secure
+
+
+GATE_INPUTS = [
+    ("component=items-api&at=2026-11-26T09:00:00Z", {}),
+    ("component=items-api&component=nope", {}),
+    ("component=nope&component=items-api", {}),
+    ("component=items-api&format=api", {}),
+    ("component=items-api&format=xml", {"HTTP_ACCEPT": "text/html"}),
+    ("component=items-api", {"HTTP_ACCEPT": "application/json; indent=4"}),
+    ("component=items-api", {"HTTP_AUTHORIZATION": "Basic dXNlcjpwYXNz"}),
+    ("component=items-api", {"HTTP_AUTHORIZATION": "bearer"}),
+    ("component=items-api", {"HTTP_AUTHORIZATION": "Bearer a b"}),
+    ("component=items-api", {"HTTP_AUTHORIZATION": "Bearer " + "k" * 10_000}),
+    ("component=items-api", {"HTTP_AUTHORIZATION": "Bearer ns_\xe9\xff"}),
+    ("component=items-api", {"HTTP_AUTHORIZATION": "   "}),
+    ("component=", {}),
+    ("at=yesterday", {}),
+    ("release=1", {}),
+    ("release=%EF%BC%91&component=items-api", {}),
+    ("component=items-api&at=2026-11-26T09:00:00", {}),
+    ("component=items-api&at=", {}),
+    ("component=items-api&release=", {}),
+]
+
+
+@pytest.mark.parametrize(("query", "headers"), GATE_INPUTS)
+def test_the_gates_fast_path_answers_every_input_as_drf_does(
+    api_component, monkeypatch, query, headers
+):
+    from rest_framework.views import APIView
+
+    from accounts import ratelimit
+    from releases.api import GateView
+
+    monkeypatch.setattr(ratelimit, "hit", lambda *a, **k: ratelimit.Verdict(True, 1, 60.0))
+    with time_machine.travel(NOW, tick=False):
+        fast = APIClient().get(f"/api/v1/gate/?{query}", **headers)
+        monkeypatch.setattr(GateView, "dispatch", APIView.dispatch)
+        full = APIClient().get(f"/api/v1/gate/?{query}", **headers)
+    assert (fast.status_code, fast.content) == (full.status_code, full.content)
+    for name in ("Content-Type", "Vary", "Allow", "WWW-Authenticate", "Retry-After"):
+        assert fast.headers.get(name) == full.headers.get(name), name
+
+
+def test_the_gates_fast_path_answers_keyed_callers_as_drf_does(
+    engineer, api_component, monkeypatch
+):
+    from rest_framework.views import APIView
+
+    from accounts.services import apikey_create, apikey_revoke
+    from releases.api import GateView
+
+    _, good_plain = apikey_create(user=engineer, name="pipeline")
+    revoked, revoked_plain = apikey_create(user=engineer, name="old pipeline")
+    apikey_revoke(key=revoked)
+    cases = [f"Bearer {good_plain}", f"bearer  {good_plain}", f"Bearer {revoked_plain}"]
+
+    def answers():
+        return [
+            APIClient().get("/api/v1/gate/?component=items-api", HTTP_AUTHORIZATION=h)
+            for h in cases
+        ]
+
+    with time_machine.travel(NOW, tick=False):
+        fast = answers()
+        monkeypatch.setattr(GateView, "dispatch", APIView.dispatch)
+        full = answers()
+    for f, g in zip(fast, full, strict=True):
+        assert (f.status_code, f.content) == (g.status_code, g.content)
+        for name in ("Content-Type", "Vary", "Allow", "WWW-Authenticate"):
+            assert f.headers.get(name) == g.headers.get(name), name
