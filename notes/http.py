@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import condition
 
+from accounts import ratelimit
 from notes import selectors
 from releases.windows import get_zone
 
@@ -57,6 +58,10 @@ def request_now(request) -> dt.datetime:
 PAGE_SECONDS = 3600
 # A page is kept once a second reader asks for it within this time of the first.
 SEEN_SECONDS = 600
+# At most this many bodies are kept an hour, by every worker together: a made-up URL asked
+# twice passes the second-reader rule, so the budget is what bounds the cache. Once it is spent,
+# a page is rendered for each reader until the hour turns, as without the cache.
+PAGES_KEPT_PER_HOUR = 2000
 # Headers a page's view sets that belong with its body (middleware adds the rest each time).
 _KEPT = ("Content-Type", "Content-Disposition", "Content-Language", "Cache-Control", "Vary")
 
@@ -68,6 +73,12 @@ KEY_SALT = ""
 def page_key(etag: str) -> str:
     """Where a page's body is kept: its ETag (digested, so any length fits the key)."""
     return f"page:{KEY_SALT}{hashlib.sha256(etag.encode()).hexdigest()[:40]}"
+
+
+def _budget_allows() -> bool:
+    """Count one body about to be kept; is it within this hour's budget?"""
+    verdict = ratelimit.hit("pages-kept", KEY_SALT or "all", limit=PAGES_KEPT_PER_HOUR, period=3600)
+    return verdict.allowed
 
 
 def shared_page(etag_func):
@@ -94,11 +105,13 @@ def shared_page(etag_func):
             else:
                 response = view(request, *args, **kwargs)
                 # Kept from its second reader on: a page asked for once (a URL made up to fill
-                # the cache, a query nobody repeats) leaves a small mark that expires, no body.
+                # the cache, a query nobody repeats) leaves a small mark that expires, no body;
+                # and the hour's budget bounds what one asked twice can keep.
                 if (
                     response.status_code == 200
                     and not response.streaming
                     and not cache.add(f"seen:{key}", 1, timeout=SEEN_SECONDS)
+                    and _budget_allows()
                 ):
                     headers = [(h, response[h]) for h in _KEPT if response.has_header(h)]
                     cache.set(key, (response.content, headers), timeout=PAGE_SECONDS)

@@ -120,3 +120,102 @@ def test_the_gates_fast_path_answers_keyed_callers_as_drf_does(
         assert (f.status_code, f.content) == (g.status_code, g.content)
         for name in ("Content-Type", "Vary", "Allow", "WWW-Authenticate"):
             assert f.headers.get(name) == g.headers.get(name), name
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "status"),
+    [
+        ("get", "component=items-api", 200),
+        ("get", "component=nope", 400),
+        ("head", "component=items-api", 200),
+        ("options", "", 200),
+        ("get", "", 400),
+    ],
+)
+def test_an_anonymous_gate_call_is_counted_exactly_once(
+    api_component, monkeypatch, method, query, status
+):
+    from accounts import ratelimit
+
+    calls = []
+    real = ratelimit.hit
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ratelimit, "hit", counting)
+    response = getattr(APIClient(), method)(f"/api/v1/gate/?{query}")
+    assert response.status_code == status
+    assert len(calls) == 1
+
+
+def test_a_throttled_client_with_a_bad_parameter_is_told_429_counted_once(
+    api_component, monkeypatch
+):
+    from accounts import ratelimit
+
+    calls = []
+
+    def exhausted(*args, **kwargs):
+        calls.append(args)
+        return ratelimit.Verdict(False, 301, 30.0)
+
+    monkeypatch.setattr(ratelimit, "hit", exhausted)
+    response = APIClient().get("/api/v1/gate/?component=nope&at=never")
+    assert response.status_code == 429 and response["Retry-After"] == "30"
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert len(calls) == 1
+
+
+SHARED_PAGES = (
+    "/", "/releases/", "/notices/", "/feeds/releases.atom", "/feeds/notices.atom", "/calendar/",
+    "/calendar/releases.ics", "/status/", "/status/history/", "/feeds/status.atom",
+    "/support/",
+)  # fmt: skip
+
+
+def test_a_staff_reader_with_a_flash_message_leaves_nothing_of_theirs_in_the_shared_cache(
+    client, engineer, make_release
+):
+    """The desk's engineer, logged in with a message waiting, reads the public site first: what
+    anonymous readers then get from the cache holds nothing of theirs (no name, no message, no
+    CSRF token), and sets no cookie."""
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpRequest
+    from django.test import Client
+
+    services.release_announce(release=make_release(), by=engineer, at=NOW)
+    client.force_login(engineer)
+    flash = CookieStorage(HttpRequest())._encode([Message(constants.SUCCESS, "FLASH-FOR-ERIN")])
+    with time_machine.travel(WED_WINDOW + dt.timedelta(hours=2), tick=False):
+        for path in SHARED_PAGES:
+            for _ in range(2):  # kept from the second reader on
+                client.cookies["messages"] = flash
+                staff = client.get(path)
+                assert staff.status_code == 200, path
+            anonymous = Client().get(path)
+            assert anonymous.content == staff.content, path
+            for text in ("FLASH-FOR-ERIN", "erin", "csrfmiddlewaretoken"):
+                assert text not in anonymous.content.decode(), (path, text)
+            assert not anonymous.cookies, path
+            assert "Cookie" not in anonymous.get("Vary", ""), path
+
+
+def test_made_up_urls_asked_twice_cannot_fill_the_shared_cache(client, api_component, monkeypatch):
+    """Asking each made-up query string twice gets past the second-reader rule: what the cache
+    keeps is bounded all the same (a budget of bodies an hour, shared by every worker)."""
+    from django.core.cache import cache
+
+    from notes import http
+
+    monkeypatch.setattr(http, "PAGES_KEPT_PER_HOUR", 5, raising=False)
+    with time_machine.travel(NOW, tick=False):
+        etags = []
+        for n in range(20):
+            client.get(f"/releases/?made-up={n}")
+            etags.append(client.get(f"/releases/?made-up={n}")["ETag"])
+        kept = [etag for etag in etags if cache.get(http.page_key(etag)) is not None]
+    assert 0 < len(kept) <= 5
