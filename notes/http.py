@@ -63,7 +63,14 @@ SEEN_SECONDS = 600
 # a page is rendered for each reader until the hour turns, as without the cache.
 PAGES_KEPT_PER_HOUR = 2000
 # Headers a page's view sets that belong with its body (middleware adds the rest each time).
-_KEPT = ("Content-Type", "Content-Disposition", "Content-Language", "Cache-Control", "Vary")
+_KEPT = (
+    "Content-Type",
+    "Content-Disposition",
+    "Content-Language",
+    "Cache-Control",
+    "Vary",
+    "Last-Modified",  # feeds say when their newest entry changed
+)
 
 
 # Tests give each test its own (tests/conftest.py): test databases repeat the same states.

@@ -219,3 +219,18 @@ def test_made_up_urls_asked_twice_cannot_fill_the_shared_cache(client, api_compo
             etags.append(client.get(f"/releases/?made-up={n}")["ETag"])
         kept = [etag for etag in etags if cache.get(http.page_key(etag)) is not None]
     assert 0 < len(kept) <= 5
+
+
+def test_a_page_from_the_cache_carries_the_headers_a_fresh_render_does(
+    client, engineer, make_release
+):
+    services.release_announce(release=make_release(), by=engineer, at=NOW)
+    with time_machine.travel(WED_WINDOW + dt.timedelta(hours=2), tick=False):
+        for path in SHARED_PAGES:
+            client.get(path)
+            fresh = client.get(path)  # the second reader: rendered, and kept
+            cached = client.get(path)
+            assert cached.content == fresh.content, path
+            assert dict(cached.headers) == dict(fresh.headers), path
+            head = client.head(path)
+            assert head.status_code == 200 and dict(head.headers) == dict(fresh.headers), path
