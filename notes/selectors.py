@@ -24,6 +24,8 @@ from releases.windows import get_zone
 
 SHIPPED_STATES = {Release.State.RELEASED, Release.State.VERIFIED, Release.State.ROLLED_BACK}
 TYPE_ORDER = [t.value for t in ReleaseItem.Type]  # Keep a Changelog's order
+# releases.ics lists releases that started at most this long ago.
+ICS_HISTORY = dt.timedelta(days=90)
 
 
 def with_public_parts(releases: QuerySet[Release]) -> QuerySet[Release]:
@@ -157,12 +159,14 @@ def public_version(now: dt.datetime, *, windows: bool = False) -> str:
     release's ``public_from`` or a notice's date passes (and, for pages that say whether a
     window is open, at each window's opening and closing), so the latest such instant already
     passed is part of it (a release's start too: the home page lists it as upcoming until
-    then). Two queries at most: it runs on every revalidation.
+    then, and releases.ics until ICS_HISTORY after). Two queries at most: it runs on every
+    revalidation.
     """
     events, notices = ReleaseEvent._meta.db_table, AdvanceNotice._meta.db_table
     releases = Release._meta.db_table
     published = AdvanceNotice.Status.PUBLISHED.value
     instant = connection.ops.adapt_datetimefield_value(now)
+    horizon = connection.ops.adapt_datetimefield_value(now - ICS_HISTORY)
     # Pages change with the rules too: windows (a freeze declared for next month moves no
     # window edge that has passed yet), and components (every page names them; a component's
     # every write moves the token). The rules' revision token says when.
@@ -175,9 +179,11 @@ def public_version(now: dt.datetime, *, windows: bool = False) -> str:
             f"(SELECT MAX(public_from) FROM {releases} WHERE public_from <= %s), "
             # A public release moves from "upcoming" to "latest" as its start passes.
             f"(SELECT MAX(scheduled_start) FROM {releases} WHERE scheduled_start <= %s), "
+            # releases.ics drops a release ICS_HISTORY after its start.
+            f"(SELECT MAX(scheduled_start) FROM {releases} WHERE scheduled_start < %s), "
             f"(SELECT MAX(tentative_start) FROM {notices} "
             f"WHERE status = %s AND tentative_start <= %s){rules}",
-            [instant, instant, published, instant],
+            [instant, instant, horizon, published, instant],
         )
         parts = [str(value) for value in cursor.fetchone()]
     if windows:

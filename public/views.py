@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -27,7 +25,7 @@ def releases_ics(request):
     """Scheduled releases and the tentative dates of advance notices."""
     now = request_now(request)
     releases = selectors.public_releases(at=now).filter(
-        scheduled_start__gte=now - dt.timedelta(days=90)
+        scheduled_start__gte=now - selectors.ICS_HISTORY
     )
     notices = selectors.public_notices().filter(status=AdvanceNotice.Status.PUBLISHED)
     body = feeds.releases_calendar(

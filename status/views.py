@@ -57,7 +57,8 @@ def probes_section(now) -> str:
 
 def status_version(now) -> str:
     """Changes whenever a status page may: an update, an incident edit, the contacts, the
-    rules (the next window shown), a window opening or closing, or a new probe sample."""
+    rules (the next window shown), a window opening or closing, a new probe sample, or a month
+    beginning (the outage log's months)."""
     updates, incidents = IncidentUpdate._meta.db_table, Incident._meta.db_table
     support, revision = SupportContacts._meta.db_table, RulesRevision._meta.db_table
     # Public incidents only: an internal one's activity must not show, even as a new ETag.
@@ -68,7 +69,8 @@ def status_version(now) -> str:
         f"SELECT MAX(updated_at) FROM {support}",  # noqa: S608
         f"SELECT token FROM {revision} WHERE id = 1",  # noqa: S608
         *PROBE_STATE,
-        extra=(release_selectors.last_window_change(now),),
+        # The outage log lists the last twelve months: it changes as a month begins (UTC).
+        extra=(release_selectors.last_window_change(now), f"{now:%Y-%m}"),
     )
 
 

@@ -234,3 +234,29 @@ def test_a_page_from_the_cache_carries_the_headers_a_fresh_render_does(
             assert dict(cached.headers) == dict(fresh.headers), path
             head = client.head(path)
             assert head.status_code == 200 and dict(head.headers) == dict(fresh.headers), path
+
+
+def test_the_outage_log_lists_the_new_month_as_soon_as_it_begins(client, api_component):
+    """The outage log lists every month of the last twelve: the month turning changes it with
+    nothing written, so it must change its ETag (and the cached body) too."""
+    end_of_november = dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.UTC)
+    with time_machine.travel(end_of_november, tick=False):
+        client.get("/status/history/")
+        november = client.get("/status/history/")
+    with time_machine.travel(end_of_november + dt.timedelta(minutes=2), tick=False):
+        december = client.get("/status/history/")
+    assert "December 2026" not in november.content.decode()
+    assert "December 2026" in december.content.decode()
+    assert december["ETag"] != november["ETag"]
+
+
+def test_a_release_leaves_releases_ics_ninety_days_after_its_start(client, make_release, engineer):
+    services.release_announce(release=make_release(version="9.9.9"), by=engineer, at=NOW)
+    gone = WED_WINDOW + dt.timedelta(days=90)
+    with time_machine.travel(gone - dt.timedelta(minutes=1), tick=False):
+        client.get("/calendar/releases.ics")
+        before = client.get("/calendar/releases.ics")
+    with time_machine.travel(gone + dt.timedelta(minutes=1), tick=False):
+        after = client.get("/calendar/releases.ics")
+    assert "9.9.9" in before.content.decode()
+    assert "9.9.9" not in after.content.decode()
