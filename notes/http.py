@@ -88,6 +88,23 @@ def _budget_allows() -> bool:
     return verdict.allowed
 
 
+def _for_everyone(request, response) -> bool:
+    """Nothing in the page is its reader's own, so another reader may be given it: it read no
+    session or user (SessionMiddleware would add Vary: Cookie), no CSRF token and no message,
+    sets no cookie, is not private and varies on no request header."""
+    session = getattr(request, "session", None)
+    cache_control = response.get("Cache-Control", "").lower()
+    return not (
+        (session is not None and session.accessed)
+        or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        or getattr(getattr(request, "_messages", None), "used", False)
+        or response.cookies
+        or "private" in cache_control
+        or "no-store" in cache_control
+        or response.has_header("Vary")
+    )
+
+
 def shared_page(etag_func):
     """Conditional GET (a 304 for a client's current ETag), and a 200's body from the shared
     cache, keyed by the ETag (which holds the address: scheme, host, path and query string),
@@ -117,6 +134,7 @@ def shared_page(etag_func):
                 if (
                     response.status_code == 200
                     and not response.streaming
+                    and _for_everyone(request, response)
                     and not cache.add(f"seen:{key}", 1, timeout=SEEN_SECONDS)
                     and _budget_allows()
                 ):

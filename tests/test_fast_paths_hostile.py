@@ -260,3 +260,98 @@ def test_a_release_leaves_releases_ics_ninety_days_after_its_start(client, make_
         after = client.get("/calendar/releases.ics")
     assert "9.9.9" in before.content.decode()
     assert "9.9.9" not in after.content.decode()
+
+
+def test_every_change_to_a_keys_rights_tells_the_next_request(engineer, make_release):
+    """Superuser granted and taken, the role's group renamed or emptied, the key or its user
+    deleted through a queryset: each is seen by the very next request of the same process."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from accounts import authentication
+    from accounts.models import ApiKey
+    from accounts.roles import RELEASE_ENGINEERS
+    from accounts.services import apikey_create
+    from tests.accounts.test_api_keys import bearer
+
+    authentication._resolved.clear()
+    _, plaintext = apikey_create(user=engineer, name="pipeline")
+    client = bearer(plaintext)
+    group = Group.objects.get(name=RELEASE_ENGINEERS)
+    assert client.get("/api/v1/releases/").status_code == 200
+    group.name = "Former engineers"
+    group.save()
+    assert client.get("/api/v1/releases/").status_code == 403
+    group.name = RELEASE_ENGINEERS
+    group.save()
+    assert client.get("/api/v1/releases/").status_code == 200
+    group.user_set.clear()
+    assert client.get("/api/v1/releases/").status_code == 403
+    engineer.is_superuser = True
+    engineer.save()
+    assert client.get("/api/v1/releases/").status_code == 200
+    get_user_model().objects.filter(pk=engineer.pk).update(is_superuser=False)  # no signal
+    from accounts.models import credentials_changed
+
+    credentials_changed()  # what the architecture asks of a bulk update
+    assert client.get("/api/v1/releases/").status_code == 403
+    ApiKey.objects.filter(user=engineer).delete()
+    assert client.get("/api/v1/releases/").status_code == 401
+    _, plaintext = apikey_create(user=engineer, name="pipeline 2")
+    client = bearer(plaintext)
+    assert client.get("/api/v1/policies/").status_code == 200
+    get_user_model().objects.filter(pk=engineer.pk).delete()
+    assert client.get("/api/v1/policies/").status_code == 401
+
+
+def _through_middleware(request):
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.messages.middleware import MessageMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    SessionMiddleware(lambda r: None).process_request(request)
+    AuthenticationMiddleware(lambda r: None).process_request(request)
+    MessageMiddleware(lambda r: None).process_request(request)
+    return request
+
+
+@pytest.mark.parametrize("shows", ["user", "csrf", "cookie", "private"])
+def test_a_page_that_shows_its_reader_anything_of_theirs_is_never_kept(engineer, shows):
+    """A careless change to a public page (a desk link for staff, a form with a CSRF token, a
+    cookie, Cache-Control: private) must not put one reader's page in the shared cache."""
+    from django.http import HttpResponse
+    from django.middleware.csrf import get_token
+    from django.test import Client, RequestFactory
+
+    from notes.http import shared_page
+
+    @shared_page(lambda request: '"one-etag"')
+    def page(request):
+        response = HttpResponse("hello")
+        if shows == "user":
+            response = HttpResponse(f"hello {request.user.username}")
+        elif shows == "csrf":
+            response = HttpResponse(f"hello {get_token(request)}")
+        elif shows == "cookie":
+            response.set_cookie("seen", "erin")
+        else:
+            response["Cache-Control"] = "private"
+        return response
+
+    from django.core.cache import cache
+
+    from notes.http import page_key
+
+    desk = Client()
+    desk.force_login(engineer)
+    session = f"sessionid={desk.cookies['sessionid'].value}"
+    seen = [
+        page(_through_middleware(RequestFactory().get("/page/", HTTP_COOKIE=session)))
+        for _ in range(3)
+    ]
+    assert cache.get(page_key('"one-etag"')) is None
+    anonymous = page(_through_middleware(RequestFactory().get("/page/")))
+    assert "erin" not in anonymous.content.decode()
+    assert anonymous.content not in {r.content for r in seen} or shows in ("cookie", "private")
+    if shows == "cookie":
+        assert anonymous.cookies["seen"].value == "erin"
