@@ -38,6 +38,7 @@ from releases.serializers import (
     TransitionSerializer,
     WindowSerializer,
     WindowsQuerySerializer,
+    release_payload,
 )
 
 
@@ -214,6 +215,12 @@ class ReleaseViewSet(
     def retrieve(self, request, *args, **kwargs):
         release = self.get_object()
         return Response(self.get_serializer(release).data, headers={"ETag": release.etag})
+
+    def list(self, request, *args, **kwargs):
+        """Releases, newest first (filters and ordering below); built without the serializer's
+        per-field work (``release_payload``, pinned to it by a test)."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([release_payload(r) for r in page])
 
     def get_serializer_class(self):
         return ReleaseCreateSerializer if self.action == "create" else ReleaseSerializer
