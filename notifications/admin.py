@@ -31,6 +31,13 @@ def _deliveries_link(text: str, **filters) -> str:
     )
 
 
+def _recent_deliveries(obj, link_text: str, **filters) -> str:
+    """A subscriber's or a channel's last 20 deliveries, and a link to all of them."""
+    recent = obj.deliveries.select_related("message").order_by("-created_at", "-id")[:20]
+    table = render_to_string("notifications/admin_deliveries.html", {"deliveries": recent})
+    return format_html("{}{}", table, _deliveries_link(link_text, **filters))
+
+
 @admin.register(Subscriber)
 class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
     """Subscribers sign up on the public page (e-mail needs its confirmation link)."""
@@ -107,11 +114,7 @@ class SubscriberAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     @admin.display(description="Deliveries")
     def delivery_history(self, obj):
-        recent = obj.deliveries.select_related("message").order_by("-created_at", "-id")[:20]
-        table = render_to_string("notifications/admin_deliveries.html", {"deliveries": recent})
-        return format_html(
-            "{}{}", table, _deliveries_link("All deliveries to this subscriber", subscriber=obj.pk)
-        )
+        return _recent_deliveries(obj, "All deliveries to this subscriber", subscriber=obj.pk)
 
     @admin.action(description="Unsubscribe the selected subscribers", permissions=["change"])
     def unsubscribe(self, request, queryset):
@@ -288,11 +291,7 @@ class ChannelAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     @admin.display(description="Recent deliveries")
     def delivery_history(self, obj):
-        recent = obj.deliveries.select_related("message").order_by("-created_at", "-id")[:20]
-        table = render_to_string("notifications/admin_deliveries.html", {"deliveries": recent})
-        return format_html(
-            "{}{}", table, _deliveries_link("All deliveries through this channel", via=obj.pk)
-        )
+        return _recent_deliveries(obj, "All deliveries through this channel", via__id__exact=obj.pk)
 
     @admin.action(description="Send a test post to the selected channels", permissions=["change"])
     def send_test(self, request, queryset):

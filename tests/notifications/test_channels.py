@@ -3,6 +3,7 @@ form:// URLs pointing at a local sink), through the outbox: once each, retried, 
 
 import datetime as dt
 import json
+import re
 
 import pytest
 import time_machine
@@ -256,6 +257,12 @@ def test_the_admin_takes_the_url_once_and_never_shows_it(engineer, api_component
     assert not saved.all_components and list(saved.components.all()) == [api_component]
     page = desk.get(reverse("admin:notifications_channel_change", args=[saved.pk]))
     assert "very-secret-value" not in page.content.decode()
+    # Its deliveries are one link away, filtered to it (an unknown lookup would redirect).
+    [link] = re.findall(
+        r'href="([^"]+)">All deliveries through this channel', page.content.decode()
+    )
+    listed = desk.get(link.replace("&amp;", "&"))
+    assert listed.status_code == 200 and "0 deliveries" in listed.content.decode()
     # Saving again without a URL keeps it; a bad one is refused on its field.
     bad = desk.post(
         reverse("admin:notifications_channel_change", args=[saved.pk]),
@@ -290,3 +297,33 @@ def test_status_news_for_an_internal_incident_reaches_no_channel(
         )  # fmt: skip
     assert sink.count() == 0
     assert not Delivery.objects.filter(channel="channel").exists()
+
+
+def test_the_channel_list_costs_the_same_queries_for_2_channels_or_8(
+    engineer_api, api_component, client_component
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add(n):
+        for i in range(n):
+            channel = channels.channel_save(
+                Channel(name=f"@c{Channel.objects.count()}"),
+                url="json://127.0.0.1:9/x",
+                topics=["released"],
+                components=[api_component, client_component] if i % 2 else None,
+            )
+            assert channel.pk
+
+    def cost():
+        with CaptureQueriesContext(connection) as queries:
+            answer = engineer_api.get("/api/v1/channels/")
+        assert answer.status_code == 200
+        return len(queries), answer.json()["count"]
+
+    add(2)
+    engineer_api.get("/api/v1/channels/")  # the key and the user's permissions, once
+    few, two = cost()
+    add(6)
+    many, eight = cost()
+    assert (two, eight) == (2, 8) and many == few
