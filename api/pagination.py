@@ -1,4 +1,5 @@
-"""List pagination for every API list: ?page=N&page_size=M (at most 200).
+"""List pagination: ?page=N&page_size=M (at most 200) for every API list, and cursors for the
+long ones (``KeysetPagination``, the releases).
 
 A page that is not a positive whole number (or "last") is a 400 naming the parameter; a page
 past the last is a 404 that says how many there are. Both are in the OpenAPI document.
@@ -6,9 +7,20 @@ past the last is a 404 that says how many there are. Both are in the OpenAPI doc
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
+import json
+from functools import reduce
+from operator import or_
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from releases.serializers import shown
 
@@ -54,3 +66,215 @@ class Pagination(PageNumberPagination):
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"]["maximum"] = self.max_page_size
         return parameters
+
+
+NOT_A_CURSOR = (
+    "This is not a cursor this list gave out; follow `next` or `previous` as they are, or "
+    "start again without a cursor."
+)
+
+
+def _ordering(queryset) -> list[str]:
+    """The queryset's order as field names, ending with the primary key (a cursor's tie-break)."""
+    ordering = [str(name) for name in queryset.query.order_by or queryset.model._meta.ordering]
+    pk = queryset.model._meta.pk.attname
+    if not any(name.lstrip("-") in (pk, "pk") for name in ordering):
+        ordering.append(f"-{pk}" if ordering and ordering[-1].startswith("-") else pk)
+    return [f"-{pk}" if name == "-pk" else pk if name == "pk" else name for name in ordering]
+
+
+def _flip(name: str) -> str:
+    return name[1:] if name.startswith("-") else f"-{name}"
+
+
+def _beyond(ordering: list[str], position: list, backwards: bool) -> Q:
+    """Rows strictly after ``position`` in ``ordering`` (before it, ``backwards``).
+
+    Lexicographic: the first field beyond, or equal and the second beyond, and so on. The first
+    field's bound is repeated on its own so that the database walks its index from there.
+    """
+    clauses, equal = [], {}
+    for name, value in zip(ordering, position, strict=True):
+        field, descending = name.lstrip("-"), name.startswith("-") != backwards
+        clauses.append(Q(**equal, **{f"{field}__{'lt' if descending else 'gt'}": value}))
+        equal[field] = value
+    first, descending = ordering[0].lstrip("-"), ordering[0].startswith("-") != backwards
+    return Q(**{f"{first}__{'lte' if descending else 'gte'}": position[0]}) & reduce(or_, clauses)
+
+
+class KeysetPagination(Pagination):
+    """A long list's pages: by cursor (the default), or by number for the first few.
+
+    Without ``?page``, a page is the rows after (or, for ``previous``, before) a position in
+    the list's order. That position is the last row's ordering values plus its id: an opaque
+    ``cursor`` in the ``next`` and ``previous`` links. Each page then walks the ordering index
+    from that position, so a page a million rows in costs what the first page costs. Cursor
+    pages carry no ``count``, because counting a long list costs more than showing its page.
+
+    ``?page=N`` keeps the numbered pages and the exact ``count``, as far as ``max_depth`` rows
+    in. Offsets scan, so past that depth the answer is a 400 that says to follow ``next``.
+    Rows moved while a client walks are neither repeated nor skipped by a cursor.
+    """
+
+    cursor_query_param = "cursor"
+    max_depth = 10_000
+    max_cursor_length = 1_000
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.model = queryset.model
+        self.ordering = _ordering(queryset)
+        queryset = queryset.order_by(*self.ordering)
+        cursor = request.query_params.get(self.cursor_query_param) or None
+        self.cursor_mode = not request.query_params.get(self.page_query_param)
+        if not self.cursor_mode:
+            if cursor:
+                raise ValidationError(
+                    {self.cursor_query_param: ["Give a cursor or a page number, not both."]}
+                )
+            return self._numbered(queryset, request)
+        size = self.get_page_size(request)
+        values, backwards = self._decode(cursor) if cursor else (None, False)
+        if values is not None:
+            position = self._position(values)
+            queryset = queryset.filter(_beyond(self.ordering, position, backwards))
+        if backwards:
+            queryset = queryset.order_by(*(_flip(name) for name in self.ordering))
+        rows = list(queryset[: size + 1])
+        more, rows = len(rows) > size, rows[:size]
+        if backwards:
+            rows.reverse()
+        here = self._encode(values, not backwards) if values is not None else None
+        if backwards:  # came back from a later page: there is one after this
+            self.next_cursor = self._cursor(rows[-1], False) if rows else here
+            self.previous_cursor = self._cursor(rows[0], True) if more else None
+        else:
+            self.next_cursor = self._cursor(rows[-1], False) if more else None
+            self.previous_cursor = None  # the first page
+            if values is not None:
+                self.previous_cursor = self._cursor(rows[0], True) if rows else here
+        return rows
+
+    def _numbered(self, queryset, request):
+        size = self.get_page_size(request)
+        paginator = self.django_paginator_class(queryset, size)
+        self.page = page_of(paginator, request.query_params.get(self.page_query_param))
+        if (self.page.number - 1) * size >= self.max_depth:
+            raise ValidationError(
+                {
+                    self.page_query_param: [
+                        f"Pages by number reach {self.max_depth:,} rows in; for older ones "
+                        "follow the cursor in `next`, or narrow the list (by date, component)."
+                    ]
+                }
+            )
+        self.rows = list(self.page)
+        return self.rows
+
+    def get_next_link(self):
+        """Past the depth numbers reach, a numbered page's ``next`` goes on by cursor."""
+        if self.page.has_next() and self.page.end_index() >= self.max_depth:
+            return self._link(self._cursor(self.rows[-1], False))
+        return super().get_next_link()
+
+    def get_paginated_response(self, data):
+        if not self.cursor_mode:
+            return super().get_paginated_response(data)
+        return Response(
+            {
+                "next": self._link(self.next_cursor),
+                "previous": self._link(self.previous_cursor),
+                "results": data,
+            }
+        )
+
+    def _link(self, cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
+        return replace_query_param(url, self.cursor_query_param, cursor)
+
+    def _cursor(self, row, backwards: bool) -> str:
+        fields = [self.model._meta.get_field(name.lstrip("-")) for name in self.ordering]
+        return self._encode([field.value_to_string(row) for field in fields], backwards)
+
+    def _encode(self, values: list[str], backwards: bool) -> str:
+        data = json.dumps({"o": self.ordering, "v": values, "b": backwards}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+    def _invalid(self, message: str) -> ValidationError:
+        return ValidationError({self.cursor_query_param: [message]})
+
+    def _decode(self, cursor: str) -> tuple[list[str], bool]:
+        """The ordering values and direction ``cursor`` holds, or a 400 saying what is wrong."""
+        invalid = self._invalid(NOT_A_CURSOR)
+        try:
+            if len(cursor) > self.max_cursor_length:
+                raise ValueError
+            data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            ordering, values, backwards = data["o"], data["v"], data["b"]
+        except (ValueError, TypeError, KeyError, binascii.Error):
+            raise invalid from None
+        if ordering != self.ordering:
+            raise self._invalid(
+                "This cursor belongs to another ordering; keep the ordering you started "
+                "with, or start again without a cursor."
+            )
+        if not (
+            isinstance(backwards, bool)
+            and isinstance(values, list)
+            and len(values) == len(ordering)
+            and all(isinstance(v, str) and "\x00" not in v for v in values)
+        ):
+            raise invalid
+        return values, backwards
+
+    def _position(self, values: list[str]) -> list:
+        """The cursor's values as the ordering fields' Python values (bounded, aware)."""
+        position = []
+        for name, text in zip(self.ordering, values, strict=True):
+            try:
+                value = self.model._meta.get_field(name.lstrip("-")).to_python(text)
+                if isinstance(value, dt.datetime):
+                    value = value.astimezone(dt.UTC) if value.tzinfo else None
+                if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                    value = None
+            except (ValueError, TypeError, OverflowError, DjangoValidationError):
+                value = None
+            if value is None:
+                raise self._invalid(NOT_A_CURSOR)
+            position.append(value)
+        return position
+
+    def get_paginated_response_schema(self, schema):
+        link = {"type": "string", "format": "uri", "nullable": True}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "description": "How many match: only on pages asked for by number (`page`).",
+                },
+                "next": {**link, "description": "The next page (a cursor), or null at the end."},
+                "previous": {**link, "description": "The page before, or null at the start."},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["description"] = (
+                    f"A page by number, with the exact `count`; as far as {self.max_depth:,} "
+                    "rows in (beyond, follow `next`)."
+                )
+        cursor = {
+            "name": self.cursor_query_param,
+            "required": False,
+            "in": "query",
+            "description": "Where a page starts: the opaque value in `next` or `previous`.",
+            "schema": {"type": "string", "maxLength": self.max_cursor_length},
+        }
+        return [cursor, *parameters]

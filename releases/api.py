@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from accounts import roles
 from accounts.authentication import ApiKeyAuthentication
 from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite, public_hit
+from api.pagination import KeysetPagination
 from api.problems import Refused
 from lib.errors import Invalid
 from releases import gate, selectors, services
@@ -210,6 +211,7 @@ class ReleaseViewSet(
     filterset_class = ReleaseFilter
     ordering_fields = ["scheduled_start", "version", "created_at", "state"]
     ordering = ["-scheduled_start", "-id"]
+    pagination_class = KeysetPagination  # a million releases: pages by cursor
     problem_responses = {"POST": ["409"], "PUT": ["409", "412"], "PATCH": ["409", "412"]}
 
     def retrieve(self, request, *args, **kwargs):
