@@ -39,7 +39,7 @@ from releases.serializers import (
     TransitionSerializer,
     WindowSerializer,
     WindowsQuerySerializer,
-    release_payload,
+    release_payloads,
 )
 
 
@@ -219,10 +219,10 @@ class ReleaseViewSet(
         return Response(self.get_serializer(release).data, headers={"ETag": release.etag})
 
     def list(self, request, *args, **kwargs):
-        """Releases, newest first (filters and ordering below); built without the serializer's
-        per-field work (``release_payload``, pinned to it by a test)."""
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response([release_payload(r) for r in page])
+        """Releases, newest first (filters and ordering below); built without prefetches or the
+        serializer's per-field work (``release_payloads``, pinned to it by a test)."""
+        releases = self.filter_queryset(Release.objects.for_payload())
+        return self.get_paginated_response(release_payloads(self.paginate_queryset(releases)))
 
     def get_serializer_class(self):
         return ReleaseCreateSerializer if self.action == "create" else ReleaseSerializer

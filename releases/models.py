@@ -297,6 +297,21 @@ class ReleaseQuerySet(models.QuerySet):
             "component", "owner", "items", "rollback", "rollback__by", "rollback__restored"
         )
 
+    def for_payload(self):
+        """What ``release_payloads`` reads besides the items: the component's slug and the
+        owner's name, as subqueries, so the page stays a walk down its index (see for_list)."""
+        from django.contrib.auth import get_user_model
+
+        users = get_user_model().objects
+        return self.annotate(
+            component_slug=models.Subquery(
+                Component.objects.filter(pk=models.OuterRef("component_id")).values("slug")
+            ),
+            owner_username=models.Subquery(
+                users.filter(pk=models.OuterRef("owner_id")).values("username")
+            ),
+        )
+
     def live(self):
         """Releases that are (or were) running in production and are not rolled back."""
         return self.filter(state__in=[Release.State.RELEASED, Release.State.VERIFIED])

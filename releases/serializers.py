@@ -6,7 +6,6 @@ import re
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -349,62 +348,56 @@ class UsernameField(serializers.SlugRelatedField):
         super().__init__(**kwargs)
 
 
-_instant = serializers.DateTimeField().to_representation
+ITEM_FIELDS = ["id", "release", "title", "description", "type", "breaking", "public", "planned",
+               "shipped"]  # fmt: skip
 
 
-def _maybe(value):
-    return None if value is None else _instant(value)
-
-
-def release_payload(release: Release) -> dict:
-    """What ReleaseSerializer renders, built directly: a list page holds fifty releases with
-    their items, and the serializer's per-field machinery was most of its time (a test pins
-    both to the same output). Expects ``Release.objects.for_list()``'s prefetches."""
-    try:
-        rollback = release.rollback
-    except ObjectDoesNotExist:
-        rollback = None
-    return {
-        "id": release.pk,
-        "component": release.component.slug,
-        "version": release.version,
-        "title": release.title,
-        "kind": release.kind,
-        "impact": release.impact,
-        "scheduled_start": _instant(release.scheduled_start),
-        "expected_duration_minutes": release.expected_duration_minutes,
-        "expected_end": _instant(release.expected_end),
-        "state": release.state,
-        "owner": release.owner.username if release.owner else None,
-        "notes": release.notes,
-        "items": [
-            {
-                "id": item.pk,
-                "release": item.release_id,
-                "title": item.title,
-                "description": item.description,
-                "type": item.type,
-                "breaking": item.breaking,
-                "public": item.public,
-                "planned": item.planned,
-                "shipped": item.shipped,
-            }
-            for item in release.items.all()
-        ],
-        "rollback": None
-        if rollback is None
-        else {
-            "reason": rollback.reason,
-            "by": rollback.by.username,
-            "at": _instant(rollback.at),
-            "restored_version": rollback.restored.version if rollback.restored else None,
-        },
-        "stranded_at": _maybe(release.stranded_at),
-        "started_at": _maybe(release.started_at),
-        "completed_at": _maybe(release.completed_at),
-        "created_at": _maybe(release.created_at),
-        "updated_at": _maybe(release.updated_at),
-    }
+def release_payloads(releases: list[Release]) -> list[dict]:
+    """What ReleaseSerializer renders for each of ``releases`` (from
+    ``Release.objects.for_payload()``), built directly: a list page holds fifty releases with
+    their items, and building model instances for their relations (the prefetches) and the
+    serializer's per-field machinery were most of its time. One query for the items and, when
+    the page holds a rolled-back release, one for its rollback. Instants are ``iso_utc``, which
+    is what DRF renders while the API's zone is UTC. A test pins the output to the
+    serializer's, byte for byte."""
+    ids = [release.pk for release in releases]
+    items: dict[int, list[dict]] = {pk: [] for pk in ids}
+    rows = ReleaseItem.objects.filter(release_id__in=ids).order_by("id")
+    for row in rows.values_list(*(f"{n}_id" if n == "release" else n for n in ITEM_FIELDS)):
+        items[row[1]].append(dict(zip(ITEM_FIELDS, row, strict=True)))
+    rollbacks = {}
+    if rolled_back := [r.pk for r in releases if r.state == Release.State.ROLLED_BACK]:
+        rows = Rollback.objects.filter(release_id__in=rolled_back).values_list(
+            "release_id", "reason", "by__username", "at", "restored__version"
+        )
+        rollbacks = {
+            pk: {"reason": reason, "by": by, "at": iso_utc(at), "restored_version": restored}
+            for pk, reason, by, at, restored in rows
+        }
+    return [
+        {
+            "id": release.pk,
+            "component": release.component_slug,
+            "version": release.version,
+            "title": release.title,
+            "kind": release.kind,
+            "impact": release.impact,
+            "scheduled_start": iso_utc(release.scheduled_start),
+            "expected_duration_minutes": release.expected_duration_minutes,
+            "expected_end": iso_utc(release.expected_end),
+            "state": release.state,
+            "owner": release.owner_username,
+            "notes": release.notes,
+            "items": items[release.pk],
+            "rollback": rollbacks.get(release.pk),
+            "stranded_at": iso_utc(release.stranded_at),
+            "started_at": iso_utc(release.started_at),
+            "completed_at": iso_utc(release.completed_at),
+            "created_at": iso_utc(release.created_at),
+            "updated_at": iso_utc(release.updated_at),
+        }
+        for release in releases
+    ]
 
 
 class ReleaseSerializer(serializers.ModelSerializer):

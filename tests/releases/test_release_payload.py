@@ -1,4 +1,4 @@
-"""The release list is built without the serializer's per-field work (release_payload): it
+"""The release list is built without the serializer's per-field work (release_payloads): it
 must render exactly what ReleaseSerializer renders, for releases in every shape."""
 
 import datetime as dt
@@ -10,7 +10,7 @@ from rest_framework.renderers import JSONRenderer
 
 from releases import services
 from releases.models import Release
-from releases.serializers import ReleaseSerializer, release_payload
+from releases.serializers import ReleaseSerializer, release_payloads
 from tests.helpers import NOW, WED_WINDOW
 
 pytestmark = pytest.mark.django_db
@@ -38,11 +38,12 @@ def shapes(make_release, engineer, client_component):
 
 
 def test_the_list_renders_what_the_serializer_renders(shapes, engineer_api):
-    releases = list(Release.objects.for_list().order_by("-scheduled_start", "-id"))
+    releases = list(Release.objects.for_payload().order_by("-scheduled_start", "-id"))
     assert len(releases) == 6 and any(r.state == "rolled_back" for r in releases)
-    for release in releases:
+    payloads = release_payloads(releases)
+    for release, payload in zip(releases, payloads, strict=True):
         expected = JSONRenderer().render(ReleaseSerializer(release).data)
-        assert JSONRenderer().render(release_payload(release)) == expected, release.version
+        assert JSONRenderer().render(payload) == expected, release.version
     listed = engineer_api.get("/api/v1/releases/", {"page_size": 50}).json()["results"]
     assert listed == [
         json.loads(JSONRenderer().render(ReleaseSerializer(r).data)) for r in releases
