@@ -44,7 +44,7 @@ COUNTED = "_nightshift_public_verdict"
 def public_hit(request) -> ratelimit.Verdict:
     """Count one anonymous call of a public endpoint from this client; may it go ahead?"""
     limit, period = ratelimit.parse_rate(PublicThrottle.THROTTLE_RATES[PublicThrottle.scope])
-    verdict = ratelimit.hit(
+    verdict = ratelimit.hit_leased(
         PublicThrottle.scope, ratelimit.client_address(request), limit=limit, period=period
     )
     setattr(request, COUNTED, verdict)

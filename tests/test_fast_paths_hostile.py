@@ -83,7 +83,7 @@ def test_the_gates_fast_path_answers_every_input_as_drf_does(
     from accounts import ratelimit
     from releases.api import GateView
 
-    monkeypatch.setattr(ratelimit, "hit", lambda *a, **k: ratelimit.Verdict(True, 1, 60.0))
+    monkeypatch.setattr(ratelimit, "hit_leased", lambda *a, **k: ratelimit.Verdict(True, 1, 60.0))
     with time_machine.travel(NOW, tick=False):
         fast = APIClient().get(f"/api/v1/gate/?{query}", **headers)
         monkeypatch.setattr(GateView, "dispatch", APIView.dispatch)
@@ -138,13 +138,13 @@ def test_an_anonymous_gate_call_is_counted_exactly_once(
     from accounts import ratelimit
 
     calls = []
-    real = ratelimit.hit
+    real = ratelimit.hit_leased
 
     def counting(*args, **kwargs):
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ratelimit, "hit", counting)
+    monkeypatch.setattr(ratelimit, "hit_leased", counting)
     response = getattr(APIClient(), method)(f"/api/v1/gate/?{query}")
     assert response.status_code == status
     assert len(calls) == 1
@@ -161,7 +161,7 @@ def test_a_throttled_client_with_a_bad_parameter_is_told_429_counted_once(
         calls.append(args)
         return ratelimit.Verdict(False, 301, 30.0)
 
-    monkeypatch.setattr(ratelimit, "hit", exhausted)
+    monkeypatch.setattr(ratelimit, "hit_leased", exhausted)
     response = APIClient().get("/api/v1/gate/?component=nope&at=never")
     assert response.status_code == 429 and response["Retry-After"] == "30"
     assert response["Content-Type"].startswith("application/problem+json")

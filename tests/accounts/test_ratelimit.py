@@ -76,3 +76,52 @@ def test_the_redis_store_counts_atomically(settings):
     key = f"test-{os.getpid()}-{id(store)}"
     assert [store.incr(key, 5) for _ in range(3)] == [1, 2, 3]
     assert 0 < store._client.ttl(key) <= 5
+
+
+class CountingStore(ratelimit._Memory):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def incr(self, key, ttl, by=1):
+        self.calls += 1
+        return super().incr(key, ttl, by)
+
+
+@pytest.fixture
+def counting(monkeypatch, settings):
+    settings.RATE_LIMIT_PREFIX = f"lease-{os.getpid()}-{id(settings)}"
+    store = CountingStore()
+    monkeypatch.setattr(ratelimit, "_store", store)
+    monkeypatch.setattr(ratelimit, "_leases", {})
+    return store
+
+
+def test_far_from_the_limit_a_hit_rarely_touches_the_shared_store(counting):
+    verdicts = [
+        ratelimit.hit_leased("public", "198.51.100.9", limit=100_000, period=3600)
+        for _ in range(500)
+    ]
+    assert all(v.allowed for v in verdicts)
+    assert counting.calls == 1  # one reservation of 6,250 covers them all
+    key = next(iter(counting._counts))
+    assert counting._counts[key][0] >= 500  # reserved hits count as made: never under-counted
+
+
+def test_processes_reserving_together_never_pass_the_limit_and_near_it_count_exactly(
+    counting, monkeypatch
+):
+    """Three processes (each its own reservations) hammer one client's count: together they
+    allow at most the limit, and lose at most a sixteenth of it to reservations unspent."""
+    processes = [{}, {}, {}]
+    allowed = 0
+    for n in range(3000):
+        monkeypatch.setattr(ratelimit, "_leases", processes[n % 3])
+        allowed += ratelimit.hit_leased("public", "198.51.100.10", limit=1000, period=3600).allowed
+    assert 1000 - 3 * (1000 // 16) <= allowed <= 1000
+    assert counting.calls < 3000 // 2  # most hits were spent from reservations
+    monkeypatch.setattr(ratelimit, "_leases", {})
+    small = [
+        ratelimit.hit_leased("public", "198.51.100.11", limit=10, period=3600) for _ in range(16)
+    ]
+    assert [v.allowed for v in small] == [True] * 10 + [False] * 6  # one at a time: exact
