@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 
@@ -51,5 +53,8 @@ def _too_long(request) -> bool:
     return length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _has_control(text: str) -> bool:
-    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+    return _CONTROL.search(text) is not None

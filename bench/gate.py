@@ -169,8 +169,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--clients", type=int, default=2, help="load-generating processes")
     parser.add_argument("--skip-http", action="store_true", help="only the in-process part")
+    parser.add_argument("--http-only", action="store_true", help="only the HTTP part")
     args = parser.parse_args()
-    in_process()
+    if not args.http_only:
+        in_process()
     if not args.skip_http:
         over_http(args.seconds, args.rounds, args.workers, args.clients)
 

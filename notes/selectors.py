@@ -15,7 +15,9 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 
+from lib import freshness
 from notes.models import AdvanceNotice
 from releases import calendar
 from releases import selectors as release_selectors
@@ -159,9 +161,22 @@ def public_version(now: dt.datetime, *, windows: bool = False) -> str:
     release's ``public_from`` or a notice's date passes (and, for pages that say whether a
     window is open, at each window's opening and closing), so the latest such instant already
     passed is part of it (a release's start too: the home page lists it as upcoming until
-    then, and releases.ics until ICS_HISTORY after). Two queries at most: it runs on every
-    revalidation.
+    then, and releases.ics until ICS_HISTORY after).
+
+    It runs on every revalidation, so it is remembered (lib.freshness) until anything is
+    committed or the clock reaches the next such instant: one query when either happens, none
+    otherwise (on SQLite).
     """
+    version, _, _ = freshness.remembered(
+        ("public_version", windows),
+        lambda: _public_version(now, windows=windows),
+        still=lambda kept: kept[1] <= now < kept[2],
+    )
+    return version
+
+
+def _public_version(now: dt.datetime, *, windows: bool) -> tuple[str, dt.datetime, dt.datetime]:
+    """The version at ``now``, and the span [now, until) in which the clock does not change it."""
     events, notices = ReleaseEvent._meta.db_table, AdvanceNotice._meta.db_table
     releases = Release._meta.db_table
     published = AdvanceNotice.Status.PUBLISHED.value
@@ -171,7 +186,6 @@ def public_version(now: dt.datetime, *, windows: bool = False) -> str:
     # window edge that has passed yet), and components (every page names them; a component's
     # every write moves the token). The rules' revision token says when.
     revision = RulesRevision._meta.db_table
-    rules = f", (SELECT token FROM {revision} WHERE id = 1)"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT MAX(id) FROM {events}), (SELECT MAX(updated_at) FROM {notices}), "  # noqa: S608 - model names
@@ -182,13 +196,36 @@ def public_version(now: dt.datetime, *, windows: bool = False) -> str:
             # releases.ics drops a release ICS_HISTORY after its start.
             f"(SELECT MAX(scheduled_start) FROM {releases} WHERE scheduled_start < %s), "
             f"(SELECT MAX(tentative_start) FROM {notices} "
-            f"WHERE status = %s AND tentative_start <= %s){rules}",
-            [instant, instant, horizon, published, instant],
+            f"WHERE status = %s AND tentative_start <= %s), "
+            f"(SELECT token FROM {revision} WHERE id = 1), "
+            # The next instants at which each of the clock's parts above changes.
+            f"(SELECT MIN(public_from) FROM {releases} WHERE public_from > %s), "
+            f"(SELECT MIN(scheduled_start) FROM {releases} WHERE scheduled_start > %s), "
+            f"(SELECT MIN(scheduled_start) FROM {releases} WHERE scheduled_start >= %s), "
+            f"(SELECT MIN(tentative_start) FROM {notices} "
+            f"WHERE status = %s AND tentative_start > %s)",
+            [instant, instant, horizon, published, instant] * 2,
         )
-        parts = [str(value) for value in cursor.fetchone()]
+        row = cursor.fetchone()
+    parts = [str(value) for value in row[:8]]
+    next_public, next_start, next_leaving, next_notice = (_instant(v) for v in row[8:])
+    until = [now + ICS_HISTORY, next_public, next_start, next_notice]
+    if next_leaving is not None:  # it leaves once now - ICS_HISTORY has passed its start
+        until.append(next_leaving + ICS_HISTORY + dt.timedelta(microseconds=1))
     if windows:
         parts.append(str(release_selectors.last_window_change(now)))
-    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
+        until.append(release_selectors.next_window_change(now))
+    version = hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
+    return version, now, min(u for u in until if u is not None)
+
+
+def _instant(value) -> dt.datetime | None:
+    """A raw SQL datetime as an aware UTC instant (SQLite gives text, PostgreSQL datetimes)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def public_calendar_entries(

@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter
 from lib.errors import Invalid
 from releases import guards, selectors, services
 from releases.models import Release
-from releases.serializers import decision_payload, parse_instant
+from releases.serializers import decision_json, decision_payload, parse_instant, to_json
 from releases.windows import between
 
 PARAMETERS = [
@@ -30,6 +30,22 @@ def ask(params, *, team: bool, now: dt.datetime | None = None) -> dict:
     ``team``: the asker is on the release team, who may ask about any release and learn which
     approval authorized it; anyone else asks only about releases the public may already see.
     """
+    release, slug, at, calendar = _question(params, team=team, now=now)
+    if release is None:
+        return decision_payload(calendar.decide_now(at, slug))
+    return _release_payload(release, at, calendar, team=team)
+
+
+def ask_json(params, *, team: bool, now: dt.datetime | None = None) -> str:
+    """``ask``, rendered as the API renders it (the fast path's body)."""
+    release, slug, at, calendar = _question(params, team=team, now=now)
+    if release is None:
+        return decision_json(calendar.decide_now(at, slug))
+    return to_json(_release_payload(release, at, calendar, team=team))
+
+
+def _question(params, *, team: bool, now: dt.datetime | None):
+    """The release (or None), the component, the instant and the calendar asked about."""
     now = now or timezone.now()
     errors: dict[str, str] = {}
     release = None
@@ -51,8 +67,10 @@ def ask(params, *, team: bool, now: dt.datetime | None = None) -> dict:
         errors["component"] = f"Unknown component '{slug}'."
     if errors:
         raise Invalid(errors)
-    if release is None:
-        return decision_payload(calendar.decide_now(at, slug))
+    return release, slug, at, calendar
+
+
+def _release_payload(release: Release, at: dt.datetime, calendar, *, team: bool) -> dict:
     payload = release_answer(release, at, calendar)
     if not team:
         payload["authorization"] = None  # which approval let it through is the team's

@@ -8,6 +8,7 @@ import uuid
 
 from django.db import connection
 
+from lib import freshness
 from releases import hooks
 from releases.models import Component, Freeze, Release, RulesRevision, WindowPolicy
 from releases.windows import Window, WindowCalendar
@@ -46,7 +47,15 @@ def window_calendar() -> WindowCalendar:
 
 
 def window_calendar_for(component_slug: str) -> tuple[WindowCalendar, bool]:
-    """The current calendar and whether the component exists, in one query (the gate's path)."""
+    """The current calendar and whether the component exists (the gate's path): one query,
+    or none while nothing has been committed since this thread last asked (lib.freshness)."""
+    revision, exists = freshness.remembered(
+        ("gate", component_slug), lambda: _revision_and_exists(component_slug)
+    )
+    return _calendar_at(revision), exists
+
+
+def _revision_and_exists(component_slug: str) -> tuple[uuid.UUID, bool]:
     # Raw SQL: the gate answers every pipeline's every deploy, and this is its only query.
     revision_table = RulesRevision._meta.db_table
     component_table = Component._meta.db_table
@@ -58,8 +67,7 @@ def window_calendar_for(component_slug: str) -> tuple[WindowCalendar, bool]:
         )
         token, exists = cursor.fetchone()
     # Raw SQL returns the backend's own UUID form (a uuid on PostgreSQL, hex text on SQLite).
-    revision = token if isinstance(token, uuid.UUID) else uuid.UUID(token)
-    return _calendar_at(revision), bool(exists)
+    return token if isinstance(token, uuid.UUID) else uuid.UUID(token), bool(exists)
 
 
 def last_window_change(now: dt.datetime) -> dt.datetime | None:
@@ -76,6 +84,20 @@ def last_window_change(now: dt.datetime) -> dt.datetime | None:
                 if edge <= now and (latest is None or edge > latest):
                     latest = edge
     return latest
+
+
+def next_window_change(now: dt.datetime) -> dt.datetime:
+    """The first instant after ``now`` at which some component's window opens or closes, or
+    ``now + LOOKBACK`` when none does before then (ask again then): until it, what
+    ``last_window_change`` answers stays the same."""
+    calendar = window_calendar()
+    soonest = now + LOOKBACK
+    for slug in Component.objects.values_list("slug", flat=True):
+        for window in calendar.windows(now, soonest, slug):
+            for edge in (window.start, window.end):
+                if now < edge < soonest:
+                    soonest = edge
+    return soonest
 
 
 # A weekly rule opens and closes at least once in eight days; a longer gap changes nothing.

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import re
 
 from django import forms
@@ -278,19 +279,63 @@ def decision_payload(decision) -> dict:
         "component": decision.component,
         "window": _interval(decision.window),
         "next_window": _interval(decision.next_window),
-        "trace": [
-            {
-                "kind": t.kind,
-                "id": t.id,
-                "name": t.name,
-                "verdict": t.verdict,
-                "detail": t.detail,
-                "occurrence": _interval(t.occurrence),
-                "version": t.version,
-            }
-            for t in decision.trace
-        ],
+        "trace": _trace(decision.trace),
     }
+
+
+def _trace(trace) -> list[dict]:
+    return [
+        {
+            "kind": t.kind,
+            "id": t.id,
+            "name": t.name,
+            "verdict": t.verdict,
+            "detail": t.detail,
+            "occurrence": _interval(t.occurrence),
+            "version": t.version,
+        }
+        for t in trace
+    ]
+
+
+def to_json(value) -> str:
+    """JSON as the API renders it (DRF's JSONRenderer: compact, not ASCII-escaped, with the two
+    line separators JavaScript reads as line ends escaped, since a freeze's reason may hold
+    them)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+# Per process: id -> (the object, its JSON). A remembered decision (WindowCalendar.decide)
+# shares its trace and windows with every answer from its span, so they render once.
+_rendered: dict[int, tuple[object, str]] = {}
+MOST_RENDERED = 4096
+
+
+def _rendered_once(value, render) -> str:
+    found = _rendered.get(id(value))
+    if found is not None and found[0] is value:  # the object itself: ids are reused
+        return found[1]
+    text = to_json(render(value))
+    if len(_rendered) >= MOST_RENDERED:
+        _rendered.clear()
+    _rendered[id(value)] = (value, text)
+    return text
+
+
+def decision_json(decision) -> str:
+    """``to_json(decision_payload(decision))``, the gate's hot path: only what changes from one
+    instant to the next (the instant, the sentence) is rendered at each call."""
+    window = "null" if decision.window is None else _rendered_once(decision.window, _interval)
+    upcoming = decision.next_window
+    return (
+        f'{{"decision":"{"allow" if decision.allowed else "deny"}"'
+        f',"reason":{to_json(decision.reason)},"detail":{to_json(decision.detail)}'
+        f',"at":"{iso_utc(decision.at)}","component":{to_json(decision.component)}'
+        f',"window":{window}'
+        f',"next_window":{"null" if upcoming is None else _rendered_once(upcoming, _interval)}'
+        f',"trace":{_rendered_once(decision.trace, _trace)}}}'
+    )
 
 
 # --- Releases --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ revoked, its user deactivated or moved out of a role, the very next request know
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from accounts import authentication
@@ -71,8 +72,9 @@ def test_a_request_changing_its_user_object_changes_nothing_remembered(engineer)
     client = bearer(plaintext)
     client.get("/api/v1/policies/")
     [(_, key)] = authentication._resolved.values()
-    first = authentication._current(next(iter(authentication._resolved)))
-    first.user.is_superuser = True  # what a careless view might do to request.user
+    request = RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    user, _ = authentication.ApiKeyAuthentication().authenticate(request)
+    user.is_superuser = True  # what a careless view might do to request.user
     assert key.user.is_superuser is False
 
 

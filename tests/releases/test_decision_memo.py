@@ -89,3 +89,31 @@ class _nowhere:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_the_gates_rendering_of_remembered_decisions_is_the_apis():
+    """decision_json renders a remembered decision's trace and windows once, for every answer
+    of its span: each body must still be DRF's rendering of that very answer. Names hold
+    quotes, a backslash, accents and the line separators DRF escapes."""
+    from rest_framework.renderers import JSONRenderer
+
+    from releases.serializers import decision_json, decision_payload
+
+    rng = random.Random(4)
+    policies, freezes = rules(rng)
+    odd = ['Year "end"', "back\\slash", "Fête\u2028de\u2029fin", "<b>&</b>"]
+    policies = [Policy(p.id, odd[p.id % 4] + p.name, p.recurrence, p.components) for p in policies]
+    freezes = [
+        Freeze(f.id, odd[f.id % 4] + f.reason, interval=f.interval, recurrence=f.recurrence,
+               components=f.components)
+        for f in freezes
+    ]  # fmt: skip
+    calendar = WindowCalendar(policies, freezes)
+    rendered = 0
+    for component, instants in walks(rng, calendar):
+        for at in instants:
+            decision = calendar.decide_now(at, component)
+            expected = JSONRenderer().render(decision_payload(decision))
+            assert decision_json(decision).encode() == expected, (component, at)
+            rendered += 1
+    assert rendered > 400

@@ -1,0 +1,49 @@
+"""What a thread read from the database, remembered until anything is committed to it.
+
+The gate and API-key authentication read a revision token at every request, so that a freeze
+declared on one server stops the next deploy asked of another, and a revoked key fails at
+once. On SQLite, ``PRAGMA data_version`` tells without reading a table whether any *other*
+connection (another process, another thread) has committed since this connection last asked,
+and the connection's ``total_changes`` counts the rows it wrote itself. Together they say when
+a value read earlier is still the database's, and ``remembered`` skips the query then.
+
+Nothing is remembered inside a transaction (a rollback would leave behind what was never
+committed), nor on PostgreSQL, which has no such counter: there the query runs every time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import connection
+
+T = TypeVar("T")
+
+_local = threading.local()
+MOST_KEYS = 256  # per thread: keys made of what clients send (a component's slug) stay bounded
+
+
+def remembered(key, load: Callable[[], T], still: Callable[[T], bool] | None = None) -> T:
+    """``load()``, or what it returned for ``key`` in this thread, if nothing was committed to
+    the database since (SQLite, outside a transaction) and ``still(value)`` holds (a value that
+    also depends on the clock says until when); ``load()`` every time otherwise."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return load()
+    connection.ensure_connection()
+    raw = connection.connection
+    (version,) = raw.execute("PRAGMA data_version").fetchone()
+    stamp = (version, raw.total_changes)  # others' commits, and this connection's own writes
+    memo = getattr(_local, "memo", None)
+    # The connection itself is kept and compared (not its id, which a new one could reuse;
+    # a new connection's counters start again).
+    if memo is None or memo[0] is not raw or memo[1] != stamp:
+        memo = _local.memo = (raw, stamp, {})
+    values = memo[2]
+    if key in values and (still is None or still(values[key])):
+        return values[key]
+    value = load()  # read after the stamp: a commit in between shows next time
+    if key in values or len(values) < MOST_KEYS:
+        values[key] = value
+    return value
