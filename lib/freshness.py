@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 T = TypeVar("T")
 
@@ -29,10 +29,12 @@ def remembered(key, load: Callable[[], T], still: Callable[[T], bool] | None = N
     """``load()``, or what it returned for ``key`` in this thread, if nothing was committed to
     the database since (SQLite, outside a transaction) and ``still(value)`` holds (a value that
     also depends on the clock says until when); ``load()`` every time otherwise."""
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up again
+    if db.vendor != "sqlite" or db.in_atomic_block:
         return load()
-    connection.ensure_connection()
-    raw = connection.connection
+    if (raw := db.connection) is None:
+        db.ensure_connection()
+        raw = db.connection
     (version,) = raw.execute("PRAGMA data_version").fetchone()
     stamp = (version, raw.total_changes)  # others' commits, and this connection's own writes
     memo = getattr(_local, "memo", None)

@@ -1,7 +1,8 @@
 """The gate and API keys skip their query while nothing was committed (SQLite's data_version
-and total_changes, lib.freshness), and never answer from a stale read: a commit by another connection (another
-thread, another process, a plain sqlite3 client that knows nothing of Nightshift) or by the
-same thread is seen by the very next request, and a rolled-back write is forgotten."""
+and total_changes, lib.freshness), and never answer from a stale read: a commit by another
+connection (another thread, another process, a plain sqlite3 client that knows nothing of
+Nightshift) or by the same thread is seen by the very next request, and a rolled-back write is
+forgotten."""
 
 from __future__ import annotations
 
