@@ -83,20 +83,33 @@ def _ordering(queryset) -> list[str]:
     return [f"-{pk}" if name == "-pk" else pk if name == "pk" else name for name in ordering]
 
 
+def _storable(text: str) -> bool:
+    """Text every database takes: no NUL (PostgreSQL), no lone surrogate (either driver)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def _flip(name: str) -> str:
     return name[1:] if name.startswith("-") else f"-{name}"
 
 
-def _beyond(ordering: list[str], position: list, backwards: bool) -> Q:
-    """Rows strictly after ``position`` in ``ordering`` (before it, ``backwards``).
+def _beyond(ordering: list[str], position: list, backwards: bool, inclusive: bool) -> Q:
+    """Rows after ``position`` in ``ordering`` (before it, ``backwards``), the row at it too
+    when ``inclusive``.
 
     Lexicographic: the first field beyond, or equal and the second beyond, and so on. The first
     field's bound is repeated on its own so that the database walks its index from there.
     """
     clauses, equal = [], {}
-    for name, value in zip(ordering, position, strict=True):
+    for n, (name, value) in enumerate(zip(ordering, position, strict=True)):
         field, descending = name.lstrip("-"), name.startswith("-") != backwards
-        clauses.append(Q(**equal, **{f"{field}__{'lt' if descending else 'gt'}": value}))
+        op = "lt" if descending else "gt"
+        if inclusive and n == len(ordering) - 1:  # the last field is the primary key
+            op += "e"
+        clauses.append(Q(**equal, **{f"{field}__{op}": value}))
         equal[field] = value
     first, descending = ordering[0].lstrip("-"), ordering[0].startswith("-") != backwards
     return Q(**{f"{first}__{'lte' if descending else 'gte'}": position[0]}) & reduce(or_, clauses)
@@ -134,17 +147,19 @@ class KeysetPagination(Pagination):
                 )
             return self._numbered(queryset, request)
         size = self.get_page_size(request)
-        values, backwards = self._decode(cursor) if cursor else (None, False)
+        values, backwards, inclusive = self._decode(cursor) if cursor else (None, False, False)
         if values is not None:
             position = self._position(values)
-            queryset = queryset.filter(_beyond(self.ordering, position, backwards))
+            queryset = queryset.filter(_beyond(self.ordering, position, backwards, inclusive))
         if backwards:
             queryset = queryset.order_by(*(_flip(name) for name in self.ordering))
         rows = list(queryset[: size + 1])
         more, rows = len(rows) > size, rows[:size]
         if backwards:
             rows.reverse()
-        here = self._encode(values, not backwards) if values is not None else None
+        # From an empty page, the way back starts at the position itself: the row there is
+        # the last (first) of the page the client came from.
+        here = self._encode(values, not backwards, inclusive=True) if values is not None else None
         if backwards:  # came back from a later page: there is one after this
             self.next_cursor = self._cursor(rows[-1], False) if rows else here
             self.previous_cursor = self._cursor(rows[0], True) if more else None
@@ -198,21 +213,26 @@ class KeysetPagination(Pagination):
         fields = [self.model._meta.get_field(name.lstrip("-")) for name in self.ordering]
         return self._encode([field.value_to_string(row) for field in fields], backwards)
 
-    def _encode(self, values: list[str], backwards: bool) -> str:
-        data = json.dumps({"o": self.ordering, "v": values, "b": backwards}, separators=(",", ":"))
+    def _encode(self, values: list[str], backwards: bool, *, inclusive: bool = False) -> str:
+        data = {"o": self.ordering, "v": values, "b": backwards}
+        if inclusive:
+            data["i"] = True
+        data = json.dumps(data, separators=(",", ":"))
         return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
 
     def _invalid(self, message: str) -> ValidationError:
         return ValidationError({self.cursor_query_param: [message]})
 
-    def _decode(self, cursor: str) -> tuple[list[str], bool]:
-        """The ordering values and direction ``cursor`` holds, or a 400 saying what is wrong."""
+    def _decode(self, cursor: str) -> tuple[list[str], bool, bool]:
+        """The ordering values, direction and inclusiveness ``cursor`` holds, or a 400 saying
+        what is wrong."""
         invalid = self._invalid(NOT_A_CURSOR)
         try:
             if len(cursor) > self.max_cursor_length:
                 raise ValueError
             data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
             ordering, values, backwards = data["o"], data["v"], data["b"]
+            inclusive = data.get("i", False)
         except (ValueError, TypeError, KeyError, binascii.Error):
             raise invalid from None
         if ordering != self.ordering:
@@ -222,12 +242,13 @@ class KeysetPagination(Pagination):
             )
         if not (
             isinstance(backwards, bool)
+            and isinstance(inclusive, bool)
             and isinstance(values, list)
             and len(values) == len(ordering)
-            and all(isinstance(v, str) and "\x00" not in v for v in values)
+            and all(isinstance(v, str) and _storable(v) for v in values)
         ):
             raise invalid
-        return values, backwards
+        return values, backwards, inclusive
 
     def _position(self, values: list[str]) -> list:
         """The cursor's values as the ordering fields' Python values (bounded, aware)."""

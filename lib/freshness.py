@@ -7,8 +7,9 @@ connection (another process, another thread) has committed since this connection
 and the connection's ``total_changes`` counts the rows it wrote itself. Together they say when
 a value read earlier is still the database's, and ``remembered`` skips the query then.
 
-Nothing is remembered inside a transaction (a rollback would leave behind what was never
-committed), nor on PostgreSQL, which has no such counter: there the query runs every time.
+Nothing is remembered inside a transaction, atomic() or manual (a rollback would leave behind
+what was never committed), nor on PostgreSQL, which has no such counter: there the query runs
+every time.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def remembered(key, load: Callable[[], T], still: Callable[[T], bool] | None = N
     if (raw := db.connection) is None:
         db.ensure_connection()
         raw = db.connection
+    if raw.in_transaction:  # a transaction outside atomic() (set_autocommit(False)) too
+        return load()
     (version,) = raw.execute("PRAGMA data_version").fetchone()
     stamp = (version, raw.total_changes)  # others' commits, and this connection's own writes
     memo = getattr(_local, "memo", None)

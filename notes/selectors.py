@@ -22,7 +22,7 @@ from notes.models import AdvanceNotice
 from releases import calendar
 from releases import selectors as release_selectors
 from releases.models import Component, Release, ReleaseEvent, ReleaseItem, RulesRevision
-from releases.windows import get_zone
+from releases.windows import get_zone, plus
 
 SHIPPED_STATES = {Release.State.RELEASED, Release.State.VERIFIED, Release.State.ROLLED_BACK}
 TYPE_ORDER = [t.value for t in ReleaseItem.Type]  # Keep a Changelog's order
@@ -211,7 +211,8 @@ def _public_version(now: dt.datetime, *, windows: bool) -> tuple[str, dt.datetim
     next_public, next_start, next_leaving, next_notice = (_instant(v) for v in row[8:])
     until = [now + ICS_HISTORY, next_public, next_start, next_notice]
     if next_leaving is not None:  # it leaves once now - ICS_HISTORY has passed its start
-        until.append(next_leaving + ICS_HISTORY + dt.timedelta(microseconds=1))
+        # Saturating: a row stored before the supported range existed may lie in 9999.
+        until.append(plus(next_leaving, ICS_HISTORY + dt.timedelta(microseconds=1)))
     if windows:
         parts.append(str(release_selectors.last_window_change(now)))
         until.append(release_selectors.next_window_change(now))
@@ -222,7 +223,10 @@ def _public_version(now: dt.datetime, *, windows: bool) -> tuple[str, dt.datetim
 def _instant(value) -> dt.datetime | None:
     """A raw SQL datetime as an aware UTC instant (SQLite gives text, PostgreSQL datetimes)."""
     if isinstance(value, str):
-        value = parse_datetime(value)
+        try:
+            value = parse_datetime(value)
+        except ValueError:  # a stored row no calendar has (it only shortens the memo)
+            return None
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

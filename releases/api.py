@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from accounts import roles
 from accounts.authentication import ApiKeyAuthentication
 from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite, public_hit
-from api.pagination import KeysetPagination
+from api.pagination import KeysetPagination, Pagination
 from api.problems import Refused
 from lib.errors import Invalid
 from releases import gate, selectors, services
@@ -313,7 +313,7 @@ class ReleaseViewSet(
         return self._transition(request, "cancel")
 
     @extend_schema(responses=ReleaseEventSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=Pagination)  # numbered, counted
     def events(self, request, pk=None):
         """The release's timeline, oldest first (append-only)."""
         release = self.get_object()

@@ -66,6 +66,8 @@ def _revision_and_exists(component_slug: str) -> tuple[uuid.UUID, bool]:
             [component_slug],
         )
         token, exists = cursor.fetchone()
+    if token is None:  # a database flushed since it was migrated: the row comes back
+        token = RulesRevision.objects.get_or_create(pk=1)[0].token
     # Raw SQL returns the backend's own UUID form (a uuid on PostgreSQL, hex text on SQLite).
     return token if isinstance(token, uuid.UUID) else uuid.UUID(token), bool(exists)
 
