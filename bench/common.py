@@ -155,8 +155,15 @@ def throughput(port: int, cases: dict, *, seconds: float, rounds: int, clients: 
 
 
 def report(results: dict, baseline: str) -> None:
+    """Each case's median rate and its share of the baseline's median; then, since the machine's
+    noise drifts between rounds, the share in each round against that round's baseline (the
+    rounds alternate), as the spread to quote."""
     base = statistics.median(results[baseline])
     for name, figures in results.items():
         spread = ", ".join(f"{f:,.0f}" for f in figures)
         median = statistics.median(figures)
-        print(f"  {name:<34} median {median:>7,.0f} req/s  {median / base:>5.0%}   ({spread})")
+        line = f"  {name:<34} median {median:>7,.0f} req/s  {median / base:>5.0%}   ({spread})"
+        if name != baseline:
+            paired = sorted(f / b for f, b in zip(figures, results[baseline], strict=True))
+            line += f"  per round {paired[0]:.0%}–{paired[-1]:.0%}"
+        print(line)
