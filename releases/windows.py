@@ -670,7 +670,8 @@ def _memo_start(entry) -> dt.datetime:
 def _reworded(decision: Decision, tail: str | None, at: dt.datetime) -> Decision:
     """A remembered decision, for another instant of its span."""
     detail = decision.detail if tail is None else when(at) + tail
-    return replace(decision, at=at, detail=detail)
+    d = decision  # built directly: dataclasses.replace() costs several times more
+    return Decision(d.allowed, d.reason, detail, at, d.component, d.window, d.next_window, d.trace)
 
 
 _CLOSED = "No occurrence of this policy contains the instant."
@@ -746,12 +747,21 @@ def when(instant: dt.datetime) -> str:
 
     'Wed 02 Dec 2026 00:00 PST (2026-12-02 08:00 UTC)'; UTC alone when no zone is chosen.
     """
-    # isoformat() is several times faster than strftime(), and decide() formats a dozen.
-    utc = instant.astimezone(UTC).isoformat(" ", "minutes")[:16] + " UTC"
+    utc = instant.astimezone(UTC).replace(second=0, microsecond=0, tzinfo=None)
     zone = zones.current()
     if zone is None:
-        return utc
-    return f"{instant.astimezone(zone):%a %d %b %Y %H:%M %Z} ({utc})"
+        return _words(utc, None, "")
+    local = instant.astimezone(zone)
+    return _words(utc, local.replace(second=0, microsecond=0, tzinfo=None), local.tzname())
+
+
+@lru_cache(maxsize=1024)
+def _words(utc: dt.datetime, local: dt.datetime | None, name: str) -> str:
+    # Naive minutes (an aware key would equal the same instant in another zone): the gate words
+    # "now" at every call, and a minute's calls share the words. isoformat() is several times
+    # faster than strftime(), and decide() formats a dozen.
+    words = utc.isoformat(" ", "minutes") + " UTC"
+    return words if local is None else f"{local:%a %d %b %Y %H:%M} {name} ({words})"
 
 
 def between(start: dt.datetime, end: dt.datetime) -> str:

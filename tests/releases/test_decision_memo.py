@@ -117,3 +117,20 @@ def test_the_gates_rendering_of_remembered_decisions_is_the_apis():
             assert decision_json(decision).encode() == expected, (component, at)
             rendered += 1
     assert rendered > 400
+
+
+def test_the_words_for_an_instant_remembered_per_minute_are_each_zones_own():
+    """when() keeps its words per minute: the same instant in two zones, and a zone whose
+    offset had seconds (Monrovia until 1972), must each read as strftime reads them."""
+    from releases.windows import when
+
+    for name, instant in [
+        ("America/Los_Angeles", dt.datetime(2026, 11, 1, 9, 30, 59, 999999, tzinfo=UTC)),
+        ("Asia/Tokyo", dt.datetime(2026, 11, 1, 9, 30, 59, 999999, tzinfo=UTC)),
+        ("Africa/Monrovia", dt.datetime(1971, 1, 1, 10, 0, 45, tzinfo=UTC)),
+        ("Africa/Monrovia", dt.datetime(1971, 1, 1, 10, 0, 15, tzinfo=UTC)),
+    ]:
+        zone = zones.named(name)
+        with zones.shown_in(zone):
+            utc = f"{instant:%Y-%m-%d %H:%M} UTC"
+            assert when(instant) == f"{instant.astimezone(zone):%a %d %b %Y %H:%M %Z} ({utc})"
