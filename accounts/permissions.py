@@ -33,7 +33,7 @@ class ReleaseTeamReadEngineerWrite(permissions.BasePermission):
         if not (user and user.is_authenticated):
             return False
         if request.method in permissions.SAFE_METHODS:
-            return roles.is_release_engineer(user) or roles.is_senior_manager(user)
+            return roles.is_release_team(user)
         return roles.is_release_engineer(user)
 
 

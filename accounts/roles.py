@@ -155,6 +155,12 @@ def is_senior_manager(user) -> bool:
     return user.is_superuser or SENIOR_MANAGEMENT in _groups(user)
 
 
+def is_release_team(user) -> bool:
+    """A release engineer or a senior manager: reads releases and approvals, asks for
+    approvals and rule changes."""
+    return is_release_engineer(user) or is_senior_manager(user)
+
+
 def is_operations(user) -> bool:
     """Runs incidents and probes."""
     if not (user and user.is_authenticated and user.is_active):

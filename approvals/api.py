@@ -27,9 +27,7 @@ class ReleaseTeam(permissions.BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and user.is_authenticated) and (
-            roles.is_release_engineer(user) or roles.is_senior_manager(user)
-        )
+        return roles.is_release_team(user)
 
 
 class ApprovalRequestViewSet(
@@ -48,7 +46,7 @@ class ApprovalRequestViewSet(
     def get_queryset(self):
         queryset = ApprovalRequest.objects.for_list().inbox_order()
         user = self.request.user
-        if not (roles.is_release_engineer(user) or roles.is_senior_manager(user)):
+        if not roles.is_release_team(user):
             return queryset.none()  # customers: as if there were none (404 on a detail)
         return queryset
 

@@ -85,7 +85,7 @@ def request_create(
 ) -> ApprovalRequest:
     """Ask senior management to let an exceptional release start inside a slot."""
     at = at or timezone.now()
-    if not (roles.is_release_engineer(by) or roles.is_senior_manager(by)):
+    if not roles.is_release_team(by):
         raise ApprovalRefused(
             "not_allowed",
             "Only release engineers and senior managers ask for approval.",

@@ -34,7 +34,7 @@ class ReadAnyProposeRuleMakers(permissions.BasePermission):
             return False
         if request.method in permissions.SAFE_METHODS:
             return True
-        return roles.is_release_engineer(user) or roles.is_senior_manager(user)
+        return roles.is_release_team(user)
 
 
 @contextmanager
@@ -142,9 +142,7 @@ class RuleTeam(permissions.BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and user.is_authenticated) and (
-            roles.is_release_engineer(user) or roles.is_senior_manager(user)
-        )
+        return roles.is_release_team(user)
 
 
 class RuleChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

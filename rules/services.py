@@ -51,7 +51,7 @@ def _tell(change: RuleChange, what: str) -> None:
 
 
 def _may_change_rules(user) -> None:
-    if not (roles.is_release_engineer(user) or roles.is_senior_manager(user)):
+    if not roles.is_release_team(user):
         raise RuleChangeRefused(
             "not_allowed",
             "Only release engineers and senior managers change the release rules.",
