@@ -137,13 +137,20 @@ def reset_store() -> None:
     _leases.clear()
 
 
-def hit(scope: str, ident: str, *, limit: int, period: int) -> Verdict:
-    """Count one request of ``ident`` in ``scope``; allowed while within ``limit`` per period."""
+def _window(scope: str, ident: str, period: int) -> tuple[str, float]:
+    """The counter of ``ident`` in ``scope`` for the current fixed window, and the seconds
+    until that window ends."""
     now = time.time()
     window = int(now // period)
     key = f"{settings.RATE_LIMIT_PREFIX}:{scope}:{ident}:{window}"
+    return key, period - (now - window * period)
+
+
+def hit(scope: str, ident: str, *, limit: int, period: int) -> Verdict:
+    """Count one request of ``ident`` in ``scope``; allowed while within ``limit`` per period."""
+    key, retry_after = _window(scope, ident, period)
     count = store().incr(key, period + 1)
-    return Verdict(count <= limit, count, period - (now - window * period))
+    return Verdict(count <= limit, count, retry_after)
 
 
 # Per process: (window key, limit) -> (hits reserved in the shared count and not yet spent here,
@@ -164,10 +171,7 @@ def hit_leased(scope: str, ident: str, *, limit: int, period: int) -> Verdict:
     per process early, never allowed past the limit. Once a process has seen the limit
     reached, it refuses the rest of the window itself. ``Verdict.count`` is an estimate.
     """
-    now = time.time()
-    window = int(now // period)
-    key = f"{settings.RATE_LIMIT_PREFIX}:{scope}:{ident}:{window}"
-    retry_after = period - (now - window * period)
+    key, retry_after = _window(scope, ident, period)
     with _leases_lock:
         left, seen = _leases.get((key, limit), (0, 0))
         if left > 0:

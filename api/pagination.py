@@ -55,9 +55,16 @@ class Pagination(PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
-        paginator = self.django_paginator_class(queryset, self.get_page_size(request))
-        self.page = page_of(paginator, request.query_params.get(self.page_query_param))
-        return list(self.page)
+        return list(self.select_page(queryset, request))
+
+    def select_page(self, queryset, request):
+        """The numbered page asked for (``self.page``), its rows not read yet."""
+        size = self.get_page_size(request)
+        self.page = page_of(
+            self.django_paginator_class(queryset, size),
+            request.query_params.get(self.page_query_param),
+        )
+        return self.page
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
@@ -171,10 +178,8 @@ class KeysetPagination(Pagination):
         return rows
 
     def _numbered(self, queryset, request):
-        size = self.get_page_size(request)
-        paginator = self.django_paginator_class(queryset, size)
-        self.page = page_of(paginator, request.query_params.get(self.page_query_param))
-        if (self.page.number - 1) * size >= self.max_depth:
+        page = self.select_page(queryset, request)
+        if page.start_index() > self.max_depth:
             raise ValidationError(
                 {
                     self.page_query_param: [
@@ -183,7 +188,7 @@ class KeysetPagination(Pagination):
                     ]
                 }
             )
-        self.rows = list(self.page)
+        self.rows = list(page)
         return self.rows
 
     def get_next_link(self):

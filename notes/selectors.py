@@ -214,8 +214,9 @@ def _public_version(now: dt.datetime, *, windows: bool) -> tuple[str, dt.datetim
         # Saturating: a row stored before the supported range existed may lie in 9999.
         until.append(plus(next_leaving, ICS_HISTORY + dt.timedelta(microseconds=1)))
     if windows:
-        parts.append(str(release_selectors.last_window_change(now)))
-        until.append(release_selectors.next_window_change(now))
+        last, upcoming = release_selectors.window_changes(now)
+        parts.append(str(last))
+        until.append(upcoming)
     version = hashlib.sha256(":".join(parts).encode()).hexdigest()[:24]
     return version, now, min(u for u in until if u is not None)
 

@@ -78,28 +78,23 @@ def last_window_change(now: dt.datetime) -> dt.datetime | None:
     Pages that say "open" or "closed now" put it in their validator: the same rules and the
     same latest change mean the same answer.
     """
+    return window_changes(now)[0]
+
+
+def window_changes(now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime]:
+    """The latest instant up to ``now`` at which some component's window opened or closed, and
+    the first after it (or ``now + LOOKBACK`` when none comes before: ask again then). Between
+    the two, ``last_window_change`` answers the same."""
     calendar = window_calendar()
-    latest = None
+    latest, soonest = None, now + LOOKBACK
     for slug in Component.objects.values_list("slug", flat=True):
-        for window in calendar.windows(now - LOOKBACK, now + dt.timedelta(microseconds=1), slug):
+        for window in calendar.windows(now - LOOKBACK, soonest, slug):
             for edge in (window.start, window.end):
                 if edge <= now and (latest is None or edge > latest):
                     latest = edge
-    return latest
-
-
-def next_window_change(now: dt.datetime) -> dt.datetime:
-    """The first instant after ``now`` at which some component's window opens or closes, or
-    ``now + LOOKBACK`` when none does before then (ask again then): until it, what
-    ``last_window_change`` answers stays the same."""
-    calendar = window_calendar()
-    soonest = now + LOOKBACK
-    for slug in Component.objects.values_list("slug", flat=True):
-        for window in calendar.windows(now, soonest, slug):
-            for edge in (window.start, window.end):
-                if now < edge < soonest:
+                elif now < edge < soonest:
                     soonest = edge
-    return soonest
+    return latest, soonest
 
 
 # A weekly rule opens and closes at least once in eight days; a longer gap changes nothing.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 
 import pytest
 from django.contrib.auth.models import Group
@@ -96,3 +97,13 @@ def store_rows_outside_the_range(component, owner) -> None:
         expected_duration_minutes=10**9, owner=owner, state="announced",
         public_from=utc(2026, 1, 1),
     )  # fmt: skip
+
+
+def wait_until(condition, timeout: float, what: str, *, every: float = 0.2):
+    """``condition()``'s first truthy value within ``timeout`` seconds, or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import wait_until
 from tests.notifications import fanout
 from tests.notifications import sink as sinks
 
@@ -100,15 +101,6 @@ def _at_once(calls):
     return results
 
 
-def _wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def test_two_servers_and_two_clusters_agree_on_every_outcome(tmp_path):
     sink = sinks.start()
     settings = {
@@ -169,8 +161,8 @@ def _drive(a, b, seeded, keys, box, sink):
     # 3. Completing it fans out to every subscriber once, whichever cluster sends.
     complete = f"/api/v1/releases/{seeded['regular']}/complete/"
     assert _call(a, "POST", complete, key=keys["erin"], body={})[0] == 200
-    _wait(lambda: len(sink.ok()) >= SUBSCRIBERS, 120, "every subscriber to be told")
-    _wait(lambda: box.status()["counts"]["pending"] == 0, 60, "the outbox to settle")
+    wait_until(lambda: len(sink.ok()) >= SUBSCRIBERS, 120, "every subscriber to be told")
+    wait_until(lambda: box.status()["counts"]["pending"] == 0, 60, "the outbox to settle")
     by_subscriber = defaultdict(set)
     for received in sink.ok():
         by_subscriber[received.path].add(received.headers["Nightshift-Delivery"])

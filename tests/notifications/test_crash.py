@@ -10,26 +10,17 @@ a killed cluster had taken; the ORM broker would redeliver them only after ``ret
 """
 
 import os
-import time
 from collections import defaultdict
 
 import pytest
 
+from tests.helpers import wait_until
 from tests.notifications import fanout
 from tests.notifications import sink as sinks
 
 SUBSCRIBERS = 1000
 CHANNELS = 20
 pytestmark = pytest.mark.crash
-
-
-def _wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @pytest.mark.parametrize(
@@ -61,7 +52,7 @@ def test_a_killed_cluster_loses_no_delivery(broker, tmp_path):
             box.run("seed", str(SUBSCRIBERS), sink.url, "slow/0.01", str(CHANNELS))
             cluster = box.start_cluster()
             box.run("publish")
-            _wait(lambda: len(sink.ok()) >= SUBSCRIBERS // 3, 120, "a third delivered")
+            wait_until(lambda: len(sink.ok()) >= SUBSCRIBERS // 3, 120, "a third delivered")
             box.kill(cluster)
             at_kill = len(sink.ok())
             assert at_kill < SUBSCRIBERS, "the cluster finished before it was killed"
@@ -74,7 +65,7 @@ def test_a_killed_cluster_loses_no_delivery(broker, tmp_path):
                     status = box.status()
                     return status if status["counts"]["pending"] == 0 else None
 
-                status = _wait(settled, 180, "every delivery to settle")
+                status = wait_until(settled, 180, "every delivery to settle")
             finally:
                 box.stop(cluster)
     finally:
