@@ -135,11 +135,15 @@ def problem_exception_handler(exc, context):
         if isinstance(exc, Refused):
             extra["reasons"] = exc.reasons
         body = problem(response.status_code, str(exc.detail), code=code, **extra)
+    # A person reading the browsable API gets the problem in its page, as HTML; labelled
+    # problem+json, that page reached the browser as a wall of source text.
+    renderer = getattr(context.get("request"), "accepted_renderer", None)
+    as_page = getattr(renderer, "media_type", "") == "text/html"
     return Response(
         body,
         status=response.status_code,
         headers={k: v for k, v in response.items() if k.lower() != "content-type"},
-        content_type=PROBLEM_CONTENT_TYPE,
+        content_type=None if as_page else PROBLEM_CONTENT_TYPE,
     )
 
 

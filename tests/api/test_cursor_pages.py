@@ -183,3 +183,21 @@ def test_a_forged_position_past_the_end_is_an_empty_page_that_leads_back(many, e
     assert body["results"] == [] and body["next"] is None
     back = engineer_api.get(body["previous"]).json()
     assert [r["id"] for r in back["results"]] == many[-5:]  # the last five
+
+
+def test_a_mistake_seen_in_the_browsable_api_is_a_page_and_for_a_client_problem_json(
+    many, engineer
+):
+    """A release engineer following links in the browser who trips on a bad cursor reads the
+    problem on the browsable API's page (it was served as problem+json, which browsers show
+    as source text); a client asking for JSON still gets problem+json."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(engineer)
+    page = browser.get(RELEASES, {"cursor": "hello"}, HTTP_ACCEPT="text/html")
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
+    assert "not a cursor this list gave out" in page.content.decode()
+    client = browser.get(RELEASES, {"cursor": "hello"}, HTTP_ACCEPT="application/json")
+    assert client["Content-Type"] == "application/problem+json"
