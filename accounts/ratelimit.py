@@ -12,6 +12,7 @@ X-Forwarded-For. Anything further left was written by the client and proves noth
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -194,6 +195,7 @@ def hit_leased(scope: str, ident: str, *, limit: int, period: int) -> Verdict:
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+@functools.lru_cache(maxsize=64)  # each gate call reads the anonymous rate
 def parse_rate(rate: str) -> tuple[int, int]:
     """'300/minute' → (300, 60)."""
     count, _, period = rate.partition("/")

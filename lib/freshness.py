@@ -15,7 +15,8 @@ every time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -38,7 +39,13 @@ def remembered(key, load: Callable[[], T], still: Callable[[T], bool] | None = N
         raw = db.connection
     if raw.in_transaction:  # a transaction outside atomic() (set_autocommit(False)) too
         return load()
-    (version,) = raw.execute("PRAGMA data_version").fetchone()
+    look = getattr(_local, "look", None)
+    if look is not None and look[0] is raw:  # one_look(): already asked in this block
+        version = look[1]
+    else:
+        (version,) = raw.execute("PRAGMA data_version").fetchone()
+        if look is not None:
+            _local.look = (raw, version)
     stamp = (version, raw.total_changes)  # others' commits, and this connection's own writes
     memo = getattr(_local, "memo", None)
     # The connection itself is kept and compared (not its id, which a new one could reuse;
@@ -52,3 +59,17 @@ def remembered(key, load: Callable[[], T], still: Callable[[T], bool] | None = N
     if key in values or len(values) < MOST_KEYS:
         values[key] = value
     return value
+
+
+@contextmanager
+def one_look() -> Iterator[None]:
+    """Within the block, ``remembered`` asks whether others have committed only once (a request
+    that reads several remembered values: a key's and the rules' revisions): what it reads is
+    the database as of that look, as if the block had run at once. Its own writes are still
+    seen at once (``total_changes`` is read every time, and costs no query)."""
+    outer = getattr(_local, "look", None)
+    _local.look = (None, None)  # no connection is None: the first call looks
+    try:
+        yield
+    finally:
+        _local.look = outer

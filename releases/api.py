@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from contextlib import contextmanager
 
 import django_filters
 from django.db import transaction
-from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -19,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts import roles
 from accounts.authentication import ApiKeyAuthentication
-from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite, public_hit
+from accounts.permissions import PublicThrottle, ReleaseTeamReadEngineerWrite
 from api.pagination import KeysetPagination, Pagination
 from api.problems import Refused
 from lib.errors import Invalid
@@ -118,47 +116,6 @@ class GateView(APIView):
             return Response(gate.ask(request.query_params, team=team))
         except Invalid as exc:
             raise ValidationError({k: [v] for k, v in exc.errors.items()}) from None
-
-    @classmethod
-    def as_view(cls, **initkwargs):
-        """DRF's view behind ``answer_fast``: a GET that goes well never builds the view, its
-        request or their cycle. The attributes Django, DRF and the schema read (the class, CSRF
-        exemption) are the full view's."""
-        full = super().as_view(**initkwargs)
-
-        @functools.wraps(full)
-        def view(request, *args, **kwargs):
-            return answer_fast(request) or full(request, *args, **kwargs)
-
-        return view
-
-
-def answer_fast(request) -> HttpResponse | None:
-    """Every pipeline asks the gate before every deploy: a GET that goes well is answered here
-    (the same JSON, key and throttle as GateView's); anything else — no key that works, a
-    throttled client, a bad parameter, another method — is None, and GateView answers it as
-    every endpoint does (problem+json), the call counted once."""
-    if request.method != "GET":
-        return None
-    user = None
-    if request.META.get("HTTP_AUTHORIZATION"):  # what get_authorization_header reads
-        try:
-            found = ApiKeyAuthentication().authenticate_shared(request)  # only read
-        except exceptions.APIException:  # a key refused: the full path says why
-            return None
-        if found is None:  # not a Bearer header
-            return None
-        user = found[0]
-    elif not public_hit(request).allowed:
-        return None  # its 429
-    team = roles.is_release_team(user)
-    try:
-        body = gate.ask_json(request.GET, team=team)  # as DRF renders it
-    except Invalid:
-        return None  # its 400
-    response = HttpResponse(body.encode(), content_type="application/json")
-    response["Allow"] = "GET, HEAD, OPTIONS"  # no Vary: one renderer, nothing negotiated
-    return response
 
 
 # --- Releases ------------------------------------------------------------------------------------

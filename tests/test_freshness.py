@@ -139,3 +139,26 @@ def test_what_clients_name_cannot_grow_the_memo_without_bound(items_api):
         for n in range(freshness.MOST_KEYS + 50):
             client.get(f"/api/v1/gate/?component=made-up-{n}")
     assert len(freshness._local.memo[2]) == freshness.MOST_KEYS
+
+
+def test_one_look_asks_once_and_still_sees_its_own_writes(items_api):
+    """Within one_look, others' commits after the first look wait for the next block (as if
+    the block had run at once); the thread's own writes are seen at once."""
+    loads = []
+
+    def load():
+        loads.append(1)
+        return Component.objects.filter(slug__startswith="late-").count()
+
+    assert freshness.remembered("late", load) == 0
+    with freshness.one_look():
+        assert freshness.remembered("late", load) == 0  # the look: nothing new
+        elsewhere(lambda: Component.objects.create(slug="late-a", name="A", kind="api"))
+        assert freshness.remembered("late", load) == 0  # as of the look
+        Component.objects.create(slug="late-b", name="B", kind="api")  # its own write
+        assert freshness.remembered("late", load) == 2
+    assert len(loads) == 2  # before the block, and after its own write
+    assert freshness.remembered("late", load) == 2  # after it: the other's commit is news
+    elsewhere(lambda: Component.objects.create(slug="late-c", name="C", kind="api"))
+    assert freshness.remembered("late", load) == 3  # outside a block every call looks
+    assert len(loads) == 4
