@@ -7,9 +7,10 @@ gate never reads: sessions, CSRF, the session's user, the desk's time zone, the 
 messages and login lock-outs. GateView authenticates by API key only and answers nothing but
 reads, so what it would have said is said here, byte for byte (tests compare the two).
 
-Anything else — another path or method, a key refused, a throttled client, a bad parameter —
-goes on down the stack to GateView, which answers it as every endpoint does, the call counted
-once (``accounts.permissions.COUNTED``).
+Anything else — another path or method, a request with cookies (a browser, never a pipeline:
+the session and CSRF middleware may mend or drop them), a key refused, a throttled client, a
+bad parameter — goes on down the stack to GateView, which answers it as every endpoint does,
+the call counted once (``accounts.permissions.COUNTED``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import NoReverseMatch, get_script_prefix, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 from rest_framework import exceptions
 
 from accounts import roles
@@ -45,11 +46,14 @@ class GateMiddleware:
 @functools.lru_cache(maxsize=8)
 def _gate_path(urlconf: str) -> str | None:
     """The gate's path as ``request.path_info`` holds it (without a script prefix)."""
+    prefix = get_script_prefix()
+    set_script_prefix("/")  # reverse() quotes the prefix it adds (a mount path with a space)
     try:
-        path = reverse("api:gate", urlconf=urlconf)
+        return reverse("api:gate", urlconf=urlconf)
     except NoReverseMatch:  # a URLconf without the API
         return None
-    return "/" + path.removeprefix(get_script_prefix())
+    finally:
+        set_script_prefix(prefix)
 
 
 def answer_fast(request) -> HttpResponse | None:
@@ -57,6 +61,8 @@ def answer_fast(request) -> HttpResponse | None:
     GateView's), or None: anything else is GateView's to answer."""
     if request.method != "GET" or (params := _query(request)) is None:
         return None
+    if request.META.get("HTTP_COOKIE"):  # a browser: the session and CSRF middleware may
+        return None  # mend or drop its cookies, and GateView's answer carries that
     with freshness.one_look():  # the key's and the rules' revisions: one look at the database
         user = None
         if request.META.get("HTTP_AUTHORIZATION"):
