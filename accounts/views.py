@@ -40,7 +40,7 @@ def preferences(request):
     prefs, _ = Preferences.objects.get_or_create(user=request.user)
     form = PreferencesForm(request.POST or None, instance=prefs)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        request.user.preferences = form.save()  # not the choice the desk read before it
         messages.success(
             request, f"The desk now shows and takes times in {desk_zone(request.user)}."
         )

@@ -23,6 +23,7 @@ def test_repeated_wrong_passwords_lock_the_name_out_from_that_address(throttled,
     locked = _login(guesser, "pw-erin")  # even the right password, now
     assert locked.status_code == 429
     assert "Too many failed logins" in locked.content.decode()
+    assert "Try again in 15 minutes" in locked.content.decode()  # not "PT15M"
     assert "_auth_user_id" not in guesser.session
     elsewhere = Client(REMOTE_ADDR="198.51.100.4")
     assert _login(elsewhere, "pw-erin").status_code == 302  # the owner, from their own desk

@@ -77,7 +77,12 @@ def test_the_desk_takes_times_in_the_team_zone_and_says_so(desk, engineer, api_c
 
 
 def test_a_person_may_choose_their_own_zone(desk, engineer, api_component):
-    desk.post("/admin/preferences/", {"time_zone": "Europe/Paris"})
+    desk.post("/admin/preferences/", {"time_zone": "Asia/Tokyo"}, follow=True)
+    chosen = desk.post("/admin/preferences/", {"time_zone": "Europe/Paris"}, follow=True)
+    # The message names the zone just chosen (it once named the one it replaced, which the
+    # desk had read for the request).
+    [message] = [str(m) for m in chosen.context["messages"]]
+    assert message == "The desk now shows and takes times in Europe/Paris."
     page = desk.get(f"{ADMIN}add/").content.decode()
     assert f"Scheduled start ({zone_label(ZoneInfo('Europe/Paris'))})" in page
     assert "Times in Europe/Paris" in page
