@@ -6,6 +6,7 @@ configured) under that validator, so a client without one — everyone, the firs
 outage — gets the page another worker rendered, for the price of a revalidation. The validator
 names what the page shows (what changed, and the latest instant at which the clock changed
 it), so an entry is never stale: a new release, an edit or a window opening makes a new one.
+The notes API, which negotiates its format, keeps its data the same way (``shared_data``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
-from django.views.decorators.http import condition
+from rest_framework.response import Response
 
 from accounts import ratelimit
 from notes import selectors
@@ -77,9 +78,10 @@ _KEPT = (
 KEY_SALT = ""
 
 
-def page_key(etag: str) -> str:
-    """Where a page's body is kept: its ETag (digested, so any length fits the key)."""
-    return f"page:{KEY_SALT}{hashlib.sha256(etag.encode()).hexdigest()[:40]}"
+def page_key(etag: str, kind: str = "page") -> str:
+    """Where a page's body (or an API view's data) is kept: its ETag (digested, so any length
+    fits the key)."""
+    return f"{kind}:{KEY_SALT}{hashlib.sha256(etag.encode()).hexdigest()[:40]}"
 
 
 def _budget_allows() -> bool:
@@ -109,8 +111,37 @@ def shared_page(etag_func):
     """Conditional GET (a 304 for a client's current ETag), and a 200's body from the shared
     cache, keyed by the ETag (which holds the address: scheme, host, path and query string),
     from a page's second reader on. For pages and feeds, which look the same to everyone at
-    one address; an API view negotiates its format, so it uses ``condition`` alone."""
+    one address."""
+    return _shared(etag_func, "page", keep=_body, restore=_from_body, shareable=_for_everyone)
 
+
+def shared_data(etag_func):
+    """``shared_page`` for a public API view: it negotiates its format (JSON, the browsable
+    page), so what is kept is the data it renders, not a body; and only data rendered for an
+    anonymous reader, which is what anyone may read (DRF reads the session to learn who asks,
+    so the page's test of a session read does not apply)."""
+    return _shared(
+        etag_func,
+        "data",
+        keep=lambda response: response.data,
+        restore=Response,
+        shareable=lambda request, response: not request.user.is_authenticated,
+    )
+
+
+def _body(response) -> tuple:
+    return response.content, [(h, response[h]) for h in _KEPT if response.has_header(h)]
+
+
+def _from_body(stored) -> HttpResponse:
+    body, headers = stored
+    response = HttpResponse(body)
+    for name, value in headers:
+        response[name] = value
+    return response
+
+
+def _shared(etag_func, kind: str, *, keep, restore, shareable):
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
@@ -119,13 +150,10 @@ def shared_page(etag_func):
             etag = etag_func(request, *args, **kwargs)
             if (answer := get_conditional_response(request, etag=etag)) is not None:
                 return answer
-            key = page_key(etag)
+            key = page_key(etag, kind)
             stored = cache.get(key)
             if stored is not None:
-                body, headers = stored
-                response = HttpResponse(body)
-                for name, value in headers:
-                    response[name] = value
+                response = restore(stored)
             else:
                 response = view(request, *args, **kwargs)
                 # Kept from its second reader on: a page asked for once (a URL made up to fill
@@ -134,12 +162,11 @@ def shared_page(etag_func):
                 if (
                     response.status_code == 200
                     and not response.streaming
-                    and _for_everyone(request, response)
+                    and shareable(request, response)
                     and not cache.add(f"seen:{key}", 1, timeout=SEEN_SECONDS)
                     and _budget_allows()
                 ):
-                    headers = [(h, response[h]) for h in _KEPT if response.has_header(h)]
-                    cache.set(key, (response.content, headers), timeout=PAGE_SECONDS)
+                    cache.set(key, keep(response), timeout=PAGE_SECONDS)
             if response.status_code == 200 and not response.has_header("ETag"):
                 response["ETag"] = etag
             return response
@@ -150,7 +177,7 @@ def shared_page(etag_func):
 
 
 public = shared_page(_etag)
-public_api = condition(etag_func=_etag)
+public_api = shared_data(_etag)
 # Pages that say whether each component's window is open now.
 public_with_windows = shared_page(partial(_etag, windows=True))
 # The calendar: windows, and which day is today.

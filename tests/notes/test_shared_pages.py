@@ -117,3 +117,42 @@ def test_a_new_component_shows_at_once_on_every_page(client, api_component):
             assert "Mobile app" not in client.get("/releases/").content.decode()
         Component.objects.create(slug="mobile", name="Mobile app", kind="client")
         assert "Mobile app" in client.get("/releases/").content.decode()  # its filter lists it
+
+
+def test_the_notes_api_keeps_its_data_for_every_format_and_shows_a_new_release_at_once(
+    client, anon_api, make_release, engineer
+):
+    """The notes API negotiates its format, so what it keeps is its data: a third reader gets
+    the second's (no release is read), as JSON or as the browsable page, with the same ETag;
+    a release made public is in the very next answer."""
+    services.release_announce(release=make_release(version="1.0.0"), by=engineer, at=NOW)
+    with time_machine.travel(WED_WINDOW, tick=False):
+        first, _ = _get(anon_api, "/api/v1/notes/")
+        _get(anon_api, "/api/v1/notes/")  # a second reader: the data is worth keeping
+        with CaptureQueriesContext(connection) as queries:
+            again = anon_api.get("/api/v1/notes/")
+            page = client.get("/api/v1/notes/", HTTP_ACCEPT="text/html")
+        assert not any('"releases_release"' in q["sql"] for q in queries)
+        assert (again.content, again["ETag"]) == (first.content, first["ETag"])
+        assert again["Content-Type"] == "application/json"
+        assert page["Content-Type"].startswith("text/html") and "1.0.0" in page.content.decode()
+        assert page["ETag"] == first["ETag"]
+        assert anon_api.get("/api/v1/notes/", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+        services.release_announce(release=make_release(version="2.0.0"), by=engineer, at=NOW)
+        assert "2.0.0" in anon_api.get("/api/v1/notes/").content.decode()
+        past_the_last = anon_api.get("/api/v1/notes/?page=9")
+        assert past_the_last.status_code == 404
+        assert anon_api.get("/api/v1/notes/?page=9").status_code == 404  # never kept
+
+
+def test_the_notes_api_keeps_no_data_rendered_for_a_signed_in_reader(
+    engineer_api, anon_api, api_component
+):
+    with time_machine.travel(NOW, tick=False):
+        for _ in range(3):
+            signed_in = engineer_api.get("/api/v1/notes/?component=items-api")
+        assert cache.get(page_key(signed_in["ETag"], "data")) is None
+        for _ in range(2):
+            anonymous = anon_api.get("/api/v1/notes/?component=items-api")
+        assert cache.get(page_key(anonymous["ETag"], "data")) is not None
