@@ -64,5 +64,4 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("status.urls")),
     path("", include("public.urls")),
-    path("", include("releases.urls")),
 ]

@@ -180,5 +180,7 @@ public = shared_page(_etag)
 public_api = shared_data(_etag)
 # Pages that say whether each component's window is open now.
 public_with_windows = shared_page(partial(_etag, windows=True))
+# Changes with what changed and the day (windows.ics: its time zones reach years from today).
+public_daily = shared_page(partial(_etag, day=True))
 # The calendar: windows, and which day is today.
 public_calendar = shared_page(partial(_etag, windows=True, day=True))

@@ -14,4 +14,5 @@ urlpatterns = [
     path("feeds/notices.atom", views.public(feeds.NoticesFeed()), name="notices-feed"),
     path("calendar/", views.calendar_page, name="calendar"),
     path("calendar/releases.ics", views.releases_ics, name="releases-ics"),
+    path("calendar/windows.ics", views.windows_ics, name="windows-ics"),
 ]

@@ -5,18 +5,25 @@ from __future__ import annotations
 
 from django import forms
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from notes import selectors
-from notes.http import display_zone, public, public_calendar, public_with_windows, request_now
+from notes.http import (
+    display_zone,
+    public,
+    public_calendar,
+    public_daily,
+    public_with_windows,
+    request_now,
+)
 from notes.models import AdvanceNotice
 from public import feeds
 from releases import calendar
+from releases import feeds as release_feeds
 from releases import selectors as release_selectors
-from releases.models import Component, ReleaseItem, validate_in_range
-from releases.views import calendar_response, request_host
+from releases.models import Component, Freeze, ReleaseItem, WindowPolicy, validate_in_range
 
 
 @require_safe
@@ -36,6 +43,30 @@ def releases_ics(request):
         site=request.build_absolute_uri("/").rstrip("/"),
     )
     return calendar_response(body, "nightshift-releases.ics")
+
+
+@require_safe
+@public_daily
+def windows_ics(request):
+    """Every window policy and freeze as recurring events, to subscribe to (webcal). What it
+    shows changes with the rules; its time zones reach some years ahead of today."""
+    body = release_feeds.windows_calendar(
+        WindowPolicy.objects.with_scope(),
+        Freeze.objects.with_scope(),
+        now=request_now(request),
+        host=request_host(request),
+    )
+    return calendar_response(body, "nightshift-windows.ics")
+
+
+def request_host(request) -> str:
+    return request.get_host().split(":")[0] or "nightshift"
+
+
+def calendar_response(body: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
 
 
 @require_safe

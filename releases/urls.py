@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from releases import api, views
+from releases import api
 
 router = SimpleRouter()
 router.register("components", api.ComponentViewSet)
@@ -13,6 +13,3 @@ api_urlpatterns = [
     path("gate/", api.GateView.as_view(), name="gate"),
     *router.urls,
 ]
-
-# Public: the windows and freezes as a calendar to subscribe to.
-urlpatterns = [path("calendar/windows.ics", views.windows_ics, name="windows-ics")]

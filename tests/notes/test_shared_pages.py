@@ -20,7 +20,8 @@ from tests.notes.test_public_site import published_notice
 pytestmark = pytest.mark.django_db
 PAGES = (
     "/", "/releases/", "/notices/", "/feeds/releases.atom", "/feeds/notices.atom", "/calendar/",
-    "/calendar/releases.ics", "/status/", "/status/history/", "/feeds/status.atom",
+    "/calendar/releases.ics", "/calendar/windows.ics", "/status/", "/status/history/",
+    "/feeds/status.atom",
 )  # fmt: skip
 
 
@@ -156,3 +157,20 @@ def test_the_notes_api_keeps_no_data_rendered_for_a_signed_in_reader(
         for _ in range(2):
             anonymous = anon_api.get("/api/v1/notes/?component=items-api")
         assert cache.get(page_key(anonymous["ETag"], "data")) is not None
+
+
+def test_a_freeze_declared_is_in_the_windows_calendar_at_once(client, api_component):
+    from releases.models import Freeze
+
+    with time_machine.travel(NOW, tick=False):
+        before = client.get("/calendar/windows.ics")
+        assert client.get("/calendar/windows.ics").content == before.content  # kept
+        Freeze.objects.create(
+            reason="Year-end freeze",
+            starts_at=WED_WINDOW,
+            ends_at=WED_WINDOW + dt.timedelta(days=3),
+        )
+        after = client.get("/calendar/windows.ics")
+    assert "Year-end freeze" not in before.content.decode()
+    assert "Freeze: Year-end freeze" in after.content.decode()
+    assert after["ETag"] != before["ETag"]
