@@ -44,6 +44,12 @@ CHAIN_LIMIT = dt.timedelta(days=35)
 TOUCH = dt.timedelta(microseconds=1)
 # How far ahead decide() looks at once: a week and a day covers every weekly rule.
 LOOKAHEAD = dt.timedelta(days=8)
+# windows() over ranges up to INDEX_REACH long looks its merged spans up in those of the quarter
+# the range starts in (merged once, reaching INDEX_REACH beyond it, and INDEX_SLACK either side
+# for instants given with an offset); a calendar keeps at most INDEXED_QUARTERS of them.
+INDEX_REACH = dt.timedelta(days=40)
+INDEX_SLACK = dt.timedelta(days=2)
+INDEXED_QUARTERS = 512
 # Occurrences compared when checking a duration against the gaps of its rule.
 GAP_SAMPLE_YEARS = 8
 
@@ -214,6 +220,19 @@ class Recurrence:
             found.extend(items[lo:hi])
         return found
 
+    def occurrence_at(self, at: dt.datetime) -> Interval | None:
+        """The first occurrence containing ``at``, or None: ``occurrences(at, at + 1 µs)[0]``,
+        found by bisecting each year's ends (a decision's trace asks it of every rule). A
+        freeze's occurrences may overlap; they all last as long, so ends are sorted too."""
+        tz = self._tz
+        first_year = max(FLOOR.year, minus(at, self.duration).astimezone(tz).year)
+        for year in range(first_year, min(CEILING.year, at.astimezone(tz).year) + 1):
+            ends, items = _ends_in_year(self, year)
+            i = bisect.bisect_right(ends, at)  # the first occurrence still going on at `at`
+            if i < len(items):
+                return items[i] if items[i].start <= at else None
+        return None
+
     def _year(self, year: int) -> tuple[Interval, ...]:
         return _occurrences_in_year(self, year)
 
@@ -245,6 +264,12 @@ def _start(interval: Interval) -> dt.datetime:
 
 def _end(interval: Interval) -> dt.datetime:
     return interval.end
+
+
+@lru_cache(maxsize=16384)
+def _ends_in_year(rec: Recurrence, year: int) -> tuple[list[dt.datetime], tuple[Interval, ...]]:
+    items = _occurrences_in_year(rec, year)
+    return [o.end for o in items], items
 
 
 @lru_cache(maxsize=16384)
@@ -306,6 +331,12 @@ class Freeze:
             return [self.interval] if self.interval.overlaps(start, end) else []
         assert self.recurrence is not None
         return self.recurrence.occurrences(start, end)
+
+    def occurrence_at(self, at: dt.datetime) -> Interval | None:
+        if self.interval is not None:
+            return self.interval if at in self.interval else None
+        assert self.recurrence is not None
+        return self.recurrence.occurrence_at(at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +419,8 @@ class WindowCalendar:
         self.freezes = tuple(freezes)
         self.holds = tuple(holds)
         self._scoped: dict[str, _Scoped] = {}
+        # (component, year, quarter) -> (ends, merged spans of the quarter), see _merged_over
+        self._index: dict[tuple[str, int, int], tuple[list, list]] = {}
         # (component, zone) -> sorted [(start, end, decision, detail after "when(at)")]
         self._memo: dict[tuple[str, str], list] = {}
         self._last_asked: dict[tuple[str, str], dt.datetime] = {}
@@ -417,9 +450,10 @@ class WindowCalendar:
         scoped = self._scoped.get(component)
         if scoped is None:
             outside = f"Does not apply to '{component}'."
+            quiet = {"policy": ("closed", _CLOSED), "freeze": ("clear", _CLEAR)}
             slots = tuple(
-                (kind, rule, None if rule.applies_to(component) else
-                 _entry(kind, rule, "out_of_scope", outside, None))
+                (kind, rule, _entry(kind, rule, *quiet[kind], None) if rule.applies_to(component)
+                 else _entry(kind, rule, "out_of_scope", outside, None))
                 for kind, rules in (("policy", self.policies), ("freeze", self.freezes))
                 for rule in rules
             )  # fmt: skip
@@ -439,7 +473,7 @@ class WindowCalendar:
         scoped = self._for(component)
         if not scoped.policies:
             return []
-        merged = self._merged(scoped.policies, start, end)
+        merged = self._merged_over(component, scoped.policies, start, end)
         if not merged:
             return []
         # Fetch the freezes once for all spans, then give each span the few that can reach it.
@@ -454,6 +488,36 @@ class WindowCalendar:
                 if piece_start < end and start < piece_end:
                     out.append(Window(piece_start, piece_end, ids))
         return out
+
+    def _merged_over(
+        self, component: str, policies: Sequence[Policy], start: dt.datetime, end: dt.datetime
+    ) -> list[tuple[dt.datetime, dt.datetime, tuple[int | str, ...]]]:
+        """``_merged``'s spans that overlap [start, end): looked up in the component's spans of
+        the quarter (merged once: a lookup in sorted intervals) when that gives the same, which
+        is whenever each span found is shorter than the chain limit and the range is short;
+        merged for the range otherwise (long chains are cut relative to the range asked)."""
+        year, quarter = start.year, (start.month - 1) // 3  # in the instant's own offset
+        if end - start <= INDEX_REACH and FLOOR.year < year < CEILING.year - 1:
+            index = self._index.get((component, year, quarter))
+            if index is None:
+                first = dt.datetime(year, 3 * quarter + 1, 1, tzinfo=UTC)
+                after = dt.datetime(year + quarter // 3, (3 * quarter + 3) % 12 + 1, 1, tzinfo=UTC)
+                # Whatever the offset (under 26 h), a span that overlaps a range starting in the
+                # quarter and is shorter than the chain limit lies whole within what this
+                # merges (_merged follows chains CHAIN_LIMIT beyond its range).
+                spans = self._merged(
+                    policies, first - INDEX_SLACK, after + INDEX_REACH + INDEX_SLACK
+                )
+                if len(self._index) >= INDEXED_QUARTERS:
+                    self._index.clear()
+                index = self._index[component, year, quarter] = ([s[1] for s in spans], spans)
+            ends, spans = index
+            i = j = bisect.bisect_right(ends, start)  # the first span ending after start
+            while j < len(spans) and spans[j][0] < end:
+                j += 1
+            if all(e - s < CHAIN_LIMIT for s, e, _ in spans[i:j]):
+                return spans[i:j]
+        return [span for span in self._merged(policies, start, end) if span[0] < end > start]
 
     @staticmethod
     def _merged(
@@ -628,30 +692,30 @@ class WindowCalendar:
 
     def _trace(self, at: dt.datetime, component: str) -> list[TraceEntry]:
         entries: list[TraceEntry] = []
-        moment = plus(at, TOUCH)
-        # Rules that do not apply to the component say the same thing at every instant: their
-        # entries are made once per component (_Scoped.outside), not at every decision.
-        for kind, rule, outside in self._for(component).slots:
+        # Rules that do not apply to the component say the same thing at every instant, and so
+        # does a rule with no occurrence at the instant: their entries are made once per
+        # component (_Scoped.slots), not at every decision.
+        for kind, rule, constant in self._for(component).slots:
             if kind == "policy":
-                if outside is not None:
-                    entries.append(outside)
-                elif hit := next(iter(rule.recurrence.occurrences(at, moment)), None):
+                if constant.verdict == "out_of_scope":
+                    entries.append(constant)
+                elif hit := rule.recurrence.occurrence_at(at):
                     entries.append(
                         _entry("policy", rule, "open", f"Open {between(hit.start, hit.end)}.", hit)
                     )
                 else:
-                    entries.append(_entry("policy", rule, "closed", _CLOSED, None))
+                    entries.append(constant)  # closed
                 continue
             if rule.interval is not None and rule.interval.end <= at:
                 continue  # over before the instant: it can say nothing about it
-            if outside is not None:
-                entries.append(outside)
-            elif hit := next(iter(rule.occurrences(at, moment)), None):
+            if constant.verdict == "out_of_scope":
+                entries.append(constant)
+            elif hit := rule.occurrence_at(at):
                 entries.append(
                     _entry("freeze", rule, "frozen", f"Frozen {between(hit.start, hit.end)}.", hit)
                 )
             else:
-                entries.append(_entry("freeze", rule, "clear", _CLEAR, None))
+                entries.append(constant)  # clear
         return entries
 
 
@@ -692,10 +756,11 @@ class _Scoped:
         self,
         policies: tuple[Policy, ...],
         freezes: tuple[Freeze, ...],
-        slots: tuple[tuple[str, Policy | Freeze, TraceEntry | None], ...] = (),
+        slots: tuple[tuple[str, Policy | Freeze, TraceEntry], ...] = (),
     ):
         self.policies = policies
-        # Every rule in the calendar's order, with its constant entry if it does not apply.
+        # Every rule in the calendar's order, with its entry when it does not apply, or when it
+        # applies and has no occurrence at the instant (closed, clear): the same at every one.
         self.slots = slots
         self._recurring = tuple(f for f in freezes if f.recurrence is not None)
         self._one_off = sorted((f.interval for f in freezes if f.interval is not None), key=_start)

@@ -250,3 +250,73 @@ def test_the_engine_never_overflows_whatever_it_is_given(cal, at, span):
     assert decision.reason in {"in_window", "outside_window", "frozen", "does_not_fit"}
     cal.window_at(at, "a")
     cal.next_window(at, "a", min_length=dt.timedelta(hours=span % 30))
+
+
+@st.composite
+def year_edges(draw):
+    """Instants near a year's turn (where a year's spans meet the next's) or anywhere."""
+    year = draw(st.integers(1990, 2099))
+    turn = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    near = turn + dt.timedelta(minutes=draw(st.integers(-60 * 24 * 50, 60 * 24 * 50)))
+    return draw(st.sampled_from([near, turn])) if draw(st.booleans()) else draw(instants())
+
+
+@st.composite
+def chaining_calendars(draw):
+    """Also policies that chain into windows longer than the chain limit (daily, end to end),
+    which the per-year spans must not report whole."""
+    cal = draw(calendars())
+    if draw(st.booleans()):
+        zone = draw(st.sampled_from(ZONES))
+        since = draw(st.dates(dt.date(1990, 1, 1), dt.date(2099, 1, 1)))
+        halves = [
+            Recurrence("FREQ=DAILY", dt.time(hour), dt.timedelta(hours=12), zone, since)
+            for hour in (0, 12)
+        ]
+        extra = [Policy(10 + i, f"chain{i}", rec) for i, rec in enumerate(halves)]
+        cal = WindowCalendar([*cal.policies, *extra], cal.freezes)
+    return cal
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cal=chaining_calendars(),
+    at=year_edges(),
+    minutes=st.integers(0, 60 * 24 * 45),
+    component=st.sampled_from(COMPONENTS),
+)
+def test_windows_looked_up_in_a_years_spans_equal_windows_merged_for_the_range(
+    cal, at, minutes, component
+):
+    """windows() answers short ranges from the component's merged spans of the year; that must
+    be exactly what merging the occurrences around the range gives (the reference path, taken
+    when the index is off), ranges across a year's turn and long chains included."""
+    from unittest import mock
+
+    from releases import windows as engine
+
+    end = at + dt.timedelta(minutes=minutes)
+    indexed = cal.windows(at, end, component)
+    reference = WindowCalendar(cal.policies, cal.freezes)
+    with mock.patch.object(engine, "INDEX_REACH", dt.timedelta(-1)):  # never the index
+        assert reference.windows(at, end, component) == indexed
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rec=recurrences(max_hours=48), at=year_edges())
+def test_the_occurrence_at_an_instant_is_the_first_overlapping_it(rec, at):
+    """A trace asks each rule for the occurrence containing the instant by bisecting the
+    year's ends; it must be the first the range search finds, across a year's turn, and for
+    freezes whose occurrences overlap (a daily freeze may last 30 hours)."""
+    assume(rec.validate(max_duration_vs_gap=False) == {})
+    overlapping = rec.occurrences(at, at + dt.timedelta(microseconds=1))
+    assert rec.occurrence_at(at) == (overlapping[0] if overlapping else None)
+
+
+def test_of_two_overlapping_freeze_occurrences_the_first_is_named():
+    daily = Recurrence("FREQ=DAILY", dt.time(0), dt.timedelta(hours=30), "UTC", dt.date(2026, 1, 1))
+    at = dt.datetime(2026, 12, 31, 3, tzinfo=dt.UTC)  # in the 30th's and the 31st's
+    assert len(daily.occurrences(at, at + dt.timedelta(microseconds=1))) == 2
+    assert daily.occurrence_at(at).start == dt.datetime(2026, 12, 30, tzinfo=dt.UTC)
+    turn = dt.datetime(2027, 1, 1, 3, tzinfo=dt.UTC)  # the 31st's, from the year before
+    assert daily.occurrence_at(turn).start == dt.datetime(2026, 12, 31, tzinfo=dt.UTC)
