@@ -517,7 +517,7 @@ class WindowCalendar:
                 j += 1
             if all(e - s < CHAIN_LIMIT for s, e, _ in spans[i:j]):
                 return spans[i:j]
-        return [span for span in self._merged(policies, start, end) if span[0] < end > start]
+        return [s for s in self._merged(policies, start, end) if s[0] < end and s[1] > start]
 
     @staticmethod
     def _merged(
