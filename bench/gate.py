@@ -5,7 +5,7 @@
 
 Prints figures and ratios; it asserts nothing (targets live in the issue and the README):
   - in-process decisions/s, default policy, instants in 2026 and in 2090 (target >= 20,000/s;
-    2090 within 20 % of 2026), and the same for 50 policies + 200 freezes;
+    2090 within 20 % of 2026), and the same for 50 policies + 200 freezes (target >= 10,000/s);
   - requests/s of GET /api/v1/gate/ and of /healthz (a minimal Django view returning constant
     JSON) under the same gunicorn, alternating rounds to share the machine's noise; the ratio
     gate/minimal (target >= 85 %), asked at a fixed instant (comparable across runs) and,

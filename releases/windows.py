@@ -44,12 +44,15 @@ CHAIN_LIMIT = dt.timedelta(days=35)
 TOUCH = dt.timedelta(microseconds=1)
 # How far ahead decide() looks at once: a week and a day covers every weekly rule.
 LOOKAHEAD = dt.timedelta(days=8)
-# windows() over ranges up to INDEX_REACH long looks its merged spans up in those of the quarter
-# the range starts in (merged once, reaching INDEX_REACH beyond it, and INDEX_SLACK either side
-# for instants given with an offset); a calendar keeps at most INDEXED_QUARTERS of them.
+# Decisions, and windows() over ranges up to INDEX_REACH long, look up what they need in the
+# component's lookups for the quarter the instant (or range) starts in: windows merged once,
+# reaching INDEX_REACH beyond the quarter, and the occurrences covering each instant of it, both
+# INDEX_SLACK either side (the engine's instants are UTC; the slack keeps a quarter right for an
+# instant given with an offset). A calendar keeps at most INDEXED_QUARTERS (~250 KB each for 50
+# policies and 200 freezes).
 INDEX_REACH = dt.timedelta(days=40)
 INDEX_SLACK = dt.timedelta(days=2)
-INDEXED_QUARTERS = 512
+INDEXED_QUARTERS = 128
 # Occurrences compared when checking a duration against the gaps of its rule.
 GAP_SAMPLE_YEARS = 8
 
@@ -419,8 +422,18 @@ class WindowCalendar:
         self.freezes = tuple(freezes)
         self.holds = tuple(holds)
         self._scoped: dict[str, _Scoped] = {}
-        # (component, year, quarter) -> (ends, merged spans of the quarter), see _merged_over
-        self._index: dict[tuple[str, int, int], tuple[list, list]] = {}
+        # (component, year, quarter) -> its windows and occurrences, see _quarter
+        self._index: dict[tuple[str, int, int], _Quarter] = {}
+        # One-off freezes by end (a trace leaves them out once over): ends, and their slots
+        order = sorted(
+            (f.interval.end, slot)
+            for slot, f in enumerate(self.freezes, start=len(self.policies))
+            if f.interval is not None
+        )
+        self._one_off_ends = [end for end, _ in order]
+        self._one_off_slots = [slot for _, slot in order]
+        # (slot, occurrence's start, zone) -> the trace entry of a rule open or frozen then
+        self._hit_entries: dict[tuple, TraceEntry] = {}
         # (component, zone) -> sorted [(start, end, decision, detail after "when(at)")]
         self._memo: dict[tuple[str, str], list] = {}
         self._last_asked: dict[tuple[str, str], dt.datetime] = {}
@@ -473,7 +486,61 @@ class WindowCalendar:
         scoped = self._for(component)
         if not scoped.policies:
             return []
-        merged = self._merged_over(component, scoped.policies, start, end)
+        quarter = self._quarter(component, start) if end - start <= INDEX_REACH else None
+        if quarter is None:
+            merged = self._merged(scoped.policies, start, end)
+        else:
+            self._fill(quarter, scoped)
+            if not quarter.long:  # every window of the quarter, cut by freezes: a lookup
+                i = bisect.bisect_right(quarter.piece_ends, start)
+                return quarter.pieces[i : bisect.bisect_left(quarter.piece_starts, end, lo=i)]
+            i = j = bisect.bisect_right(quarter.ends, start)  # the first span ending after start
+            while j < len(quarter.spans) and quarter.spans[j][0] < end:
+                j += 1
+            merged = quarter.spans[i:j]
+            if any(e - s >= CHAIN_LIMIT for s, e, _ in merged):
+                # A window chained longer than the limit is reported cut relative to the
+                # range asked: merged for the range.
+                merged = self._merged(scoped.policies, start, end)
+        return [w for w in self._cut(scoped, merged) if w.start < end and start < w.end]
+
+    def _quarter(self, component: str, instant: dt.datetime) -> _Quarter | None:
+        """The component's lookups for the quarter ``instant`` falls in (by its own offset),
+        made empty here and filled as asked; None at the edges of the engine's span."""
+        year, number = instant.year, (instant.month - 1) // 3
+        if not FLOOR.year < year < CEILING.year - 1:
+            return None
+        quarter = self._index.get((component, year, number))
+        if quarter is None:
+            if len(self._index) >= INDEXED_QUARTERS:
+                self._index.clear()
+            first = dt.datetime(year, 3 * number + 1, 1, tzinfo=UTC)
+            after = dt.datetime(year + number // 3, (3 * number + 3) % 12 + 1, 1, tzinfo=UTC)
+            quarter = self._index[component, year, number] = _Quarter(first, after)
+        return quarter
+
+    def _fill(self, quarter: _Quarter, scoped: _Scoped) -> None:
+        """Merge the quarter's spans once, and cut them by the freezes into its windows."""
+        if quarter.spans is not None:
+            return
+        # A span that overlaps a range starting in the quarter and reaching at most INDEX_REACH
+        # is in what this merges, whole unless it is chained longer than the chain limit
+        # (_merged follows chains that far beyond its range).
+        spans = self._merged(
+            scoped.policies, quarter.first - INDEX_SLACK, quarter.after + INDEX_REACH + INDEX_SLACK
+        )
+        quarter.long = any(e - s >= CHAIN_LIMIT for s, e, _ in spans)
+        quarter.pieces = [] if quarter.long else self._cut(scoped, spans)
+        quarter.piece_starts = [w.start for w in quarter.pieces]
+        quarter.piece_ends = [w.end for w in quarter.pieces]
+        quarter.ends = [s[1] for s in spans]
+        quarter.spans = spans
+
+    @staticmethod
+    def _cut(
+        scoped: _Scoped, merged: Sequence[tuple[dt.datetime, dt.datetime, tuple[int | str, ...]]]
+    ) -> list[Window]:
+        """The merged spans minus the freezes: whole windows, sorted and disjoint."""
         if not merged:
             return []
         # Fetch the freezes once for all spans, then give each span the few that can reach it.
@@ -485,39 +552,8 @@ class WindowCalendar:
             lo = bisect.bisect_left(closed_starts, minus(span_start, longest))
             hi = bisect.bisect_left(closed_starts, span_end)
             for piece_start, piece_end in _subtract(span_start, span_end, closed[lo:hi]):
-                if piece_start < end and start < piece_end:
-                    out.append(Window(piece_start, piece_end, ids))
+                out.append(Window(piece_start, piece_end, ids))
         return out
-
-    def _merged_over(
-        self, component: str, policies: Sequence[Policy], start: dt.datetime, end: dt.datetime
-    ) -> list[tuple[dt.datetime, dt.datetime, tuple[int | str, ...]]]:
-        """``_merged``'s spans that overlap [start, end): looked up in the component's spans of
-        the quarter (merged once: a lookup in sorted intervals) when that gives the same, which
-        is whenever each span found is shorter than the chain limit and the range is short;
-        merged for the range otherwise (long chains are cut relative to the range asked)."""
-        year, quarter = start.year, (start.month - 1) // 3  # in the instant's own offset
-        if end - start <= INDEX_REACH and FLOOR.year < year < CEILING.year - 1:
-            index = self._index.get((component, year, quarter))
-            if index is None:
-                first = dt.datetime(year, 3 * quarter + 1, 1, tzinfo=UTC)
-                after = dt.datetime(year + quarter // 3, (3 * quarter + 3) % 12 + 1, 1, tzinfo=UTC)
-                # Whatever the offset (under 26 h), a span that overlaps a range starting in the
-                # quarter and is shorter than the chain limit lies whole within what this
-                # merges (_merged follows chains CHAIN_LIMIT beyond its range).
-                spans = self._merged(
-                    policies, first - INDEX_SLACK, after + INDEX_REACH + INDEX_SLACK
-                )
-                if len(self._index) >= INDEXED_QUARTERS:
-                    self._index.clear()
-                index = self._index[component, year, quarter] = ([s[1] for s in spans], spans)
-            ends, spans = index
-            i = j = bisect.bisect_right(ends, start)  # the first span ending after start
-            while j < len(spans) and spans[j][0] < end:
-                j += 1
-            if all(e - s < CHAIN_LIMIT for s, e, _ in spans[i:j]):
-                return spans[i:j]
-        return [s for s in self._merged(policies, start, end) if s[0] < end and s[1] > start]
 
     @staticmethod
     def _merged(
@@ -662,7 +698,7 @@ class WindowCalendar:
         # One pass serves both questions: the window containing `at` and the next opening.
         nearby = self.windows(at, plus(at, LOOKAHEAD), component) if policies else []
         window = next((w for w in nearby if at in w), None)
-        trace = self._trace(at, component)
+        trace, frozen_by = self._traced(at, component)
         finish = plus(at, duration)
         if window is not None and finish <= window.end:
             reason = Reason.IN_WINDOW
@@ -676,7 +712,7 @@ class WindowCalendar:
         elif not policies:
             reason = Reason.NO_POLICY
             detail = f"No window policy applies to '{component}', so it has no release window."
-        elif (frozen_by := _frozen_by(trace)) is not None:
+        elif frozen_by is not None:
             reason = Reason.FROZEN
             detail = f"{when(at)} is inside a freeze: {frozen_by.name}."
         else:
@@ -688,7 +724,67 @@ class WindowCalendar:
             upcoming = self.next_window(at, component, min_length=duration)
         if not allowed and upcoming is not None:
             detail += f" The next window opens at {when(upcoming.start)}."
-        return Decision(allowed, reason, detail, at, component, window, upcoming, tuple(trace))
+        return Decision(allowed, reason, detail, at, component, window, upcoming, trace)
+
+    def _traced(
+        self, at: dt.datetime, component: str
+    ) -> tuple[tuple[TraceEntry, ...], TraceEntry | None]:
+        """What every rule says about ``at`` (the trace), and the freeze that closed it if a
+        policy had it open. Most entries are the same at every instant (_Scoped.slots); the
+        few rules open or frozen at ``at`` are looked up in the quarter's occurrences."""
+        scoped = self._for(component)
+        quarter = self._quarter(component, at)
+        if quarter is None:  # the edges of the engine's span: rule by rule
+            trace = self._trace(at, component)
+            return tuple(trace), _frozen_by(trace)
+        if quarter.points is None:
+            self._stab(quarter, scoped)
+        hits = quarter.actives[bisect.bisect_right(quarter.points, at) - 1]
+        gone = bisect.bisect_right(self._one_off_ends, at)  # one-off freezes over by `at`
+        base, where = scoped.base(gone, self._one_off_slots)
+        if not hits:
+            return base, None
+        trace = list(base)
+        zone = zones.current()
+        opened = False
+        frozen_by = None
+        for slot, kind, rule, hit in hits:
+            key = (slot, hit.start, zone)
+            entry = self._hit_entries.get(key)
+            if entry is None:
+                if len(self._hit_entries) >= HIT_ENTRIES:
+                    self._hit_entries.clear()
+                verdict, words = ("open", "Open") if kind == "policy" else ("frozen", "Frozen")
+                entry = _entry(kind, rule, verdict, f"{words} {between(hit.start, hit.end)}.", hit)
+                self._hit_entries[key] = entry
+            trace[where[slot]] = entry
+            if kind == "policy":
+                opened = True
+            elif frozen_by is None:  # the first freeze in the trace's order
+                frozen_by = entry
+        return tuple(trace), frozen_by if opened else None
+
+    def _stab(self, quarter: _Quarter, scoped: _Scoped) -> None:
+        """Cut the quarter at every start and end of an occurrence of a rule that applies, and
+        list for each piece the occurrences covering it: the first of each rule's, in the
+        trace's order (what occurrence_at would give)."""
+        lo, hi = quarter.first - INDEX_SLACK, quarter.after + INDEX_SLACK
+        hits = []
+        for slot, (kind, rule, constant) in enumerate(scoped.slots):
+            if constant.verdict != "out_of_scope":
+                found = (rule.recurrence if kind == "policy" else rule).occurrences(lo, hi)
+                hits.extend((slot, kind, rule, o) for o in found)  # by start within a rule
+        points = sorted({lo} | {t for *_, o in hits for t in (o.start, o.end) if lo < t < hi})
+        actives: list[list] = [[] for _ in points]
+        for hit in hits:
+            # From the piece it starts (the first, when it starts before the quarter's reach)
+            # to the last piece starting before it ends.
+            first = bisect.bisect_left(points, hit[3].start)
+            for i in range(first, bisect.bisect_left(points, hit[3].end)):
+                if not actives[i] or actives[i][-1][0] != hit[0]:
+                    actives[i].append(hit)
+        quarter.actives = [tuple(a) for a in actives]
+        quarter.points = points
 
     def _trace(self, at: dt.datetime, component: str) -> list[TraceEntry]:
         entries: list[TraceEntry] = []
@@ -725,6 +821,10 @@ MEMO_REACH = dt.timedelta(days=1)
 MEMO_SPANS = 4096
 # Two questions about instants this close: the asker follows the clock (the gate's "now").
 MEMO_NEAR = dt.timedelta(minutes=10)
+# Traces kept per component, one per count of one-off freezes over; and entries of rules open
+# or frozen at an instant, worded once per occurrence and zone.
+TRACE_BASES = 512
+HIT_ENTRIES = 65536
 
 
 def _memo_start(entry) -> dt.datetime:
@@ -747,10 +847,48 @@ def _entry(kind: str, rule, verdict: str, detail: str, hit: Interval | None) -> 
     return TraceEntry(kind, rule.id, name, verdict, detail, hit, rule.version)
 
 
+class _Quarter:
+    """One component's lookups around a quarter of the calendar (first to after, in UTC),
+    each made on first use: its windows (spans merged, then cut by freezes) and, for
+    traces, the occurrences covering each piece of it. Both are sorted, for bisection."""
+
+    __slots__ = (
+        "actives",
+        "after",
+        "ends",
+        "first",
+        "long",
+        "piece_ends",
+        "piece_starts",
+        "pieces",
+        "points",
+        "spans",
+    )
+
+    def __init__(self, first: dt.datetime, after: dt.datetime):
+        self.first, self.after = first, after
+        self.spans: list | None = None  # merged spans (start, end, policy ids), by start
+        self.ends: list[dt.datetime] = []
+        self.long = False  # a span chained past the chain limit: windows are merged per range
+        self.pieces: list[Window] = []  # the windows, when no span is long
+        self.piece_starts: list[dt.datetime] = []
+        self.piece_ends: list[dt.datetime] = []
+        self.points: list[dt.datetime] | None = None  # where an occurrence starts or ends
+        self.actives: list[tuple] = []  # per piece [points[i], points[i + 1]): who covers it
+
+
 class _Scoped:
     """The policies and freezes of one component, one-off freezes indexed by start."""
 
-    __slots__ = ("_longest", "_one_off", "_one_off_starts", "_recurring", "policies", "slots")
+    __slots__ = (
+        "_bases",
+        "_longest",
+        "_one_off",
+        "_one_off_starts",
+        "_recurring",
+        "policies",
+        "slots",
+    )
 
     def __init__(
         self,
@@ -766,6 +904,26 @@ class _Scoped:
         self._one_off = sorted((f.interval for f in freezes if f.interval is not None), key=_start)
         self._one_off_starts = [i.start for i in self._one_off]
         self._longest = max((i.end - i.start for i in self._one_off), default=dt.timedelta(0))
+        self._bases: dict[int, tuple[tuple[TraceEntry, ...], list[int]]] = {}
+
+    def base(
+        self, gone: int, one_off_slots: Sequence[int]
+    ) -> tuple[tuple[TraceEntry, ...], list[int]]:
+        """The trace of an instant where no rule is open or frozen and the first ``gone``
+        one-off freezes by end are over (and left out), and where each slot's entry is in it."""
+        found = self._bases.get(gone)
+        if found is None:
+            over = set(one_off_slots[:gone])
+            entries: list[TraceEntry] = []
+            where: list[int] = []
+            for slot, (_, _, constant) in enumerate(self.slots):
+                where.append(len(entries))
+                if slot not in over:
+                    entries.append(constant)
+            if len(self._bases) >= TRACE_BASES:
+                self._bases.clear()
+            found = self._bases[gone] = (tuple(entries), where)
+        return found
 
     def freeze_occurrences(self, start: dt.datetime, end: dt.datetime) -> list[Interval]:
         """Freeze occurrences overlapping [start, end), sorted by start."""

@@ -320,3 +320,120 @@ def test_of_two_overlapping_freeze_occurrences_the_first_is_named():
     assert daily.occurrence_at(at).start == dt.datetime(2026, 12, 30, tzinfo=dt.UTC)
     turn = dt.datetime(2027, 1, 1, 3, tzinfo=dt.UTC)  # the 31st's, from the year before
     assert daily.occurrence_at(turn).start == dt.datetime(2026, 12, 31, tzinfo=dt.UTC)
+
+
+@st.composite
+def quarter_edges(draw):
+    """Instants near a quarter's turn (where one quarter's lookups meet the next's), given with
+    an offset of either sign (a quarter is chosen by the instant's own fields), or anywhere."""
+    year = draw(st.integers(1990, 2099))
+    turn = dt.datetime(year, draw(st.sampled_from([1, 4, 7, 10])), 1, tzinfo=dt.UTC)
+    near = turn + dt.timedelta(minutes=draw(st.integers(-60 * 24 * 4, 60 * 24 * 4)))
+    at = draw(st.sampled_from([near, turn])) if draw(st.booleans()) else draw(instants())
+    return at.astimezone(get_zone(draw(st.sampled_from(["UTC", "Pacific/Kiritimati", *ZONES]))))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cal=chaining_calendars(),
+    ats=st.lists(quarter_edges(), min_size=1, max_size=6),
+    component=st.sampled_from(COMPONENTS),
+    shown=st.sampled_from(["UTC", "Asia/Kolkata", "America/Los_Angeles"]),
+)
+def test_decisions_looked_up_in_a_quarter_equal_decisions_searched_rule_by_rule(
+    cal, ats, component, shown
+):
+    """A decision looks its windows and its trace up in the quarter's sorted pieces (made once,
+    with the trace entries that are the same at every instant); it must be exactly the decision
+    the range search and a rule-by-rule trace give — every entry, in the calendar's order, one-off
+    freezes left out once over, the first of overlapping freeze occurrences named — for several
+    instants asked of one calendar in turn (the lookups are kept between them)."""
+    from unittest import mock
+
+    from lib import zones
+    from releases.windows import _frozen_by
+
+    reference = WindowCalendar(cal.policies, cal.freezes)
+    with zones.shown_in(shown):
+        for at in ats:
+            trace, frozen_by = cal._traced(at, component)
+            by_rule = cal._trace(at, component)
+            assert trace == tuple(by_rule)
+            assert frozen_by == _frozen_by(by_rule)
+            with mock.patch.object(WindowCalendar, "_quarter", return_value=None):
+                expected = reference.decide(at, component)
+            assert cal.decide(at, component) == expected
+
+
+def test_a_trace_leaves_one_off_freezes_out_once_over_and_names_what_is_open_or_frozen():
+    """The same instants asked in and out of order: what a trace holds follows the instant,
+    not what was asked before (the traces for each count of freezes over are kept)."""
+    weekly = Recurrence("FREQ=WEEKLY;BYDAY=WE", dt.time(0), dt.timedelta(hours=3), "UTC",
+                        dt.date(2026, 1, 1))  # fmt: skip
+    first = Interval(dt.datetime(2026, 12, 2, 1, tzinfo=dt.UTC),
+                     dt.datetime(2026, 12, 2, 2, tzinfo=dt.UTC))  # fmt: skip
+    later = Interval(dt.datetime(2026, 12, 9, tzinfo=dt.UTC),
+                     dt.datetime(2026, 12, 10, tzinfo=dt.UTC))  # fmt: skip
+    cal = WindowCalendar(
+        [Policy(1, "weekly", weekly)],
+        [Freeze(7, "other team", interval=first, components=frozenset({"b"})),
+         Freeze(8, "year end", interval=later)],
+    )  # fmt: skip
+
+    def said(at):
+        return [(t.id, t.verdict) for t in cal.decide(at, "a").trace]
+
+    open_at = dt.datetime(2026, 12, 2, 1, 30, tzinfo=dt.UTC)
+    after_first = dt.datetime(2026, 12, 2, 2, 30, tzinfo=dt.UTC)
+    frozen_at = dt.datetime(2026, 12, 9, 1, tzinfo=dt.UTC)
+    after_both = dt.datetime(2026, 12, 16, 1, tzinfo=dt.UTC)
+    for _ in range(2):
+        assert said(after_both) == [(1, "open")]
+        assert said(frozen_at) == [(1, "open"), (8, "frozen")]
+        assert cal.decide(frozen_at, "a").reason == "frozen"
+        assert said(after_first) == [(1, "open"), (8, "clear")]
+        assert said(open_at) == [(1, "open"), (7, "out_of_scope"), (8, "clear")]
+
+
+def test_freezes_over_an_open_instant_each_named_by_first_occurrence_the_refusal_by_first():
+    daily = Recurrence("FREQ=DAILY", dt.time(0), dt.timedelta(hours=20), "UTC", dt.date(2026, 1, 1))
+    long = Recurrence("FREQ=DAILY", dt.time(0), dt.timedelta(hours=30), "UTC", dt.date(2026, 1, 1))
+    day = Interval(
+        dt.datetime(2026, 12, 31, tzinfo=dt.UTC), dt.datetime(2026, 12, 31, 6, tzinfo=dt.UTC)
+    )
+    cal = WindowCalendar(
+        [Policy(1, "daily", daily)],
+        [Freeze(7, "overlapping", recurrence=long), Freeze(8, "one day", interval=day)],
+    )
+    at = dt.datetime(
+        2026, 12, 31, 3, tzinfo=dt.UTC
+    )  # in both freezes, and in the 30th's and 31st's
+    decision = cal.decide(at, "a")
+    assert [(t.id, t.verdict, t.occurrence.start.day) for t in decision.trace] == [
+        (1, "open", 31),
+        (7, "frozen", 30),
+        (8, "frozen", 31),
+    ]
+    assert decision.reason == "frozen"
+    assert "inside a freeze: overlapping." in decision.detail
+
+
+def test_an_instant_given_with_an_offset_that_puts_it_in_another_quarter_is_traced_right():
+    """The public methods turn an instant to UTC first; the quarter's lookups are right for an
+    instant given with any offset all the same (a quarter is chosen by the instant's own fields:
+    05:00 on 1 April at +14:00 is still 31 March in UTC, 15:00 on 31 March at -10:00 is already
+    1 April)."""
+    rec = Recurrence("FREQ=DAILY", dt.time(0), dt.timedelta(hours=2), "UTC", dt.date(2026, 1, 1))
+    afternoon = Recurrence(
+        "FREQ=DAILY", dt.time(14), dt.timedelta(hours=2), "UTC", dt.date(2026, 1, 1)
+    )
+    cal = WindowCalendar([Policy(1, "night", rec), Policy(2, "afternoon", afternoon)])
+    ahead = dt.datetime(2026, 3, 31, 15, tzinfo=dt.UTC).astimezone(get_zone("Pacific/Kiritimati"))
+    behind = dt.datetime(2026, 4, 1, 1, tzinfo=dt.UTC).astimezone(get_zone("Pacific/Honolulu"))
+    assert (ahead.month, behind.month) == (4, 3)
+    for at, open_id in [(ahead, 2), (behind, 1)]:
+        decision = cal.decide(at, "a")
+        assert decision.allowed
+        assert [t.id for t in decision.trace if t.verdict == "open"] == [open_id]
+        trace, _ = cal._traced(at, "a")
+        assert [t.id for t in trace if t.verdict == "open"] == [open_id]
