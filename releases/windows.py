@@ -697,7 +697,8 @@ class WindowCalendar:
         policies = self._for(component).policies
         # One pass serves both questions: the window containing `at` and the next opening.
         nearby = self.windows(at, plus(at, LOOKAHEAD), component) if policies else []
-        window = next((w for w in nearby if at in w), None)
+        # Sorted, disjoint, and each ends after `at`: only the first may contain it.
+        window = nearby[0] if nearby and nearby[0].start <= at else None
         trace, frozen_by = self._traced(at, component)
         finish = plus(at, duration)
         if window is not None and finish <= window.end:
@@ -723,7 +724,7 @@ class WindowCalendar:
         if upcoming is None and policies:
             upcoming = self.next_window(at, component, min_length=duration)
         if not allowed and upcoming is not None:
-            detail += f" The next window opens at {when(upcoming.start)}."
+            detail += f" The next window opens at {_edge(upcoming.start)}."
         return Decision(allowed, reason, detail, at, component, window, upcoming, trace)
 
     def _traced(
@@ -990,7 +991,21 @@ def _words(utc: dt.datetime, local: dt.datetime | None, name: str) -> str:
 def between(start: dt.datetime, end: dt.datetime) -> str:
     """A span as refusals word it: 'Wed 02 Dec 2026 00:00–03:00 PST (08:00–11:00 UTC)' when it
     lies within one local and one UTC day, else both ends in full."""
-    zone = zones.current()
+    return _between(start, end, zones.current())
+
+
+def _edge(instant: dt.datetime) -> str:
+    """``when(instant)`` for a window's edge, which decisions word again and again."""
+    return _edge_in(instant, zones.current())
+
+
+@lru_cache(maxsize=4096)
+def _edge_in(instant: dt.datetime, zone: ZoneInfo | None) -> str:
+    return when(instant)  # in `zone`, the current one: it keys the cache
+
+
+@lru_cache(maxsize=4096)  # a decision words its window; the same few windows, again and again
+def _between(start: dt.datetime, end: dt.datetime, zone: ZoneInfo | None) -> str:
     a, b = start.astimezone(UTC), end.astimezone(UTC)
     if zone is None:
         if a.date() == b.date():

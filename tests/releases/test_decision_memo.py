@@ -134,3 +134,29 @@ def test_the_words_for_an_instant_remembered_per_minute_are_each_zones_own():
         with zones.shown_in(zone):
             utc = f"{instant:%Y-%m-%d %H:%M} UTC"
             assert when(instant) == f"{instant.astimezone(zone):%a %d %b %Y %H:%M %Z} ({utc})"
+
+
+def test_the_words_for_a_window_and_the_next_opening_are_each_zones_own():
+    """A decision words its window and the next opening once per window and zone: the same
+    instants asked in two zones in turn, of one calendar, read each zone's words."""
+    weekly = Recurrence("FREQ=WEEKLY;BYDAY=WE,TH,FR", dt.time(0), dt.timedelta(hours=3),
+                        "America/Los_Angeles", dt.date(2026, 1, 1))  # fmt: skip
+    calendar = WindowCalendar([Policy(1, "default", weekly)])
+    inside = dt.datetime(2026, 12, 2, 9, tzinfo=UTC)  # Wed 01:00 PST
+    before = dt.datetime(2026, 12, 1, 9, tzinfo=UTC)  # Tue 01:00 PST
+    words = {
+        "America/Los_Angeles": ("Wed 02 Dec 2026 00:00–03:00 PST", "Wed 02 Dec 2026 00:00 PST"),
+        "Asia/Tokyo": ("Wed 02 Dec 2026 17:00–20:00 JST", "Wed 02 Dec 2026 17:00 JST"),
+    }
+    for _ in range(2):
+        for name, (window, opening) in words.items():
+            with zones.shown_in(name):
+                assert f"inside the window {window} (2026-12-02 08:00–11:00 UTC)." in (
+                    calendar.decide(inside, "api").detail
+                )
+                assert calendar.decide(inside, "api").trace[0].detail == (
+                    f"Open {window} (2026-12-02 08:00–11:00 UTC)."
+                )
+                assert calendar.decide(before, "api").detail.endswith(
+                    f"The next window opens at {opening} (2026-12-02 08:00 UTC)."
+                )
