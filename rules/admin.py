@@ -175,7 +175,7 @@ class FreezeAdmin(RuleAdmin):
     list_filter = [("rrule", admin.EmptyFieldListFilter), "applies_to_all"]
     fieldsets = [
         (None, {"fields": ["reason", "version"]}),
-        ("One-off (UTC; no end: until lifted)", {"fields": ["starts_at", "ends_at"]}),
+        ("One-off (no end: until lifted)", {"fields": ["starts_at", "ends_at"]}),
         ("Recurring (instead of one-off)", {"fields": RECURRENCE_FIELDS}),
         ("Scope", {"fields": ["applies_to_all", "components"]}),
         ("Why (for senior management, when it loosens a freeze)", {"fields": ["justification"]}),

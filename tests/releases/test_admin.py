@@ -60,3 +60,23 @@ def test_customers_cannot_reach_the_desk(client, customer):
     response = client.get("/admin/releases/windowpolicy/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_freeze_form_takes_one_off_times_in_the_desks_zone_and_says_only_that(desk):
+    """The one-off fields are read in the desk's zone and labelled with it; the section's
+    heading must not say UTC (it did, above fields that said Pacific)."""
+    from zoneinfo import ZoneInfo
+
+    from lib.instants import zone_label
+
+    page = desk.get("/admin/releases/freeze/add/").content.decode()
+    assert f"Starts at ({zone_label(ZoneInfo('America/Los_Angeles'))})" in page
+    assert "One-off (no end: until lifted)" in page
+    assert "UTC;" not in page
+    desk.post(
+        "/admin/releases/freeze/add/",
+        {"reason": "night", "starts_at_0": "2026-12-01", "starts_at_1": "23:00",
+         "ends_at_0": "2026-12-02", "ends_at_1": "04:00", "applies_to_all": "on"},
+    )  # fmt: skip
+    freeze = Freeze.objects.get(reason="night")
+    assert freeze.starts_at.isoformat() == "2026-12-02T07:00:00+00:00"  # 23:00 PST
