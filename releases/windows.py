@@ -49,7 +49,7 @@ LOOKAHEAD = dt.timedelta(days=8)
 # reaching INDEX_REACH beyond the quarter, and the occurrences covering each instant of it, both
 # INDEX_SLACK either side (the engine's instants are UTC; the slack keeps a quarter right for an
 # instant given with an offset). A calendar keeps at most INDEXED_QUARTERS (~250 KB each for 50
-# policies and 200 freezes).
+# policies and 200 freezes; STAB_ENTRIES bounds the traces' part).
 INDEX_REACH = dt.timedelta(days=40)
 INDEX_SLACK = dt.timedelta(days=2)
 INDEXED_QUARTERS = 128
@@ -240,20 +240,24 @@ class Recurrence:
         return _occurrences_in_year(self, year)
 
     def span_around(self, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-        """The span around ``at`` in which the same occurrence (or none) holds each instant:
-        that occurrence, or the gap between the ones either side. Looked for in the years
+        """The span around ``at`` in which the same occurrences (or none) hold each instant: no
+        occurrence starts or ends inside it (a freeze's may overlap). Looked for in the years
         around ``at`` only; the span is cut there (a shorter span is always safe)."""
         year = at.astimezone(self._tz).year
         items = [o for y in (year - 1, year, year + 1) for o in self._year(y)]
         lo = dt.datetime(max(FLOOR.year, year - 1), 1, 1, tzinfo=UTC)
         hi = dt.datetime(min(CEILING.year, year + 1), 12, 31, tzinfo=UTC)
-        i = bisect.bisect_right(items, at, key=_start)
-        if i and items[i - 1].end > at:
-            return items[i - 1].start, items[i - 1].end
+        # All occurrences last as long: starts and ends are both sorted.
+        i = bisect.bisect_right(items, at, key=_start)  # items[:i] have started by `at`
+        j = bisect.bisect_right(items, at, key=_end)  # items[:j] have ended by `at`
         if i:
-            lo = max(lo, items[i - 1].end)
+            lo = max(lo, items[i - 1].start)
+        if j:
+            lo = max(lo, items[j - 1].end)
         if i < len(items):
             hi = min(hi, items[i].start)
+        if j < len(items):
+            hi = min(hi, items[j].end)
         return lo, hi
 
     def to_utc(self, day: dt.date) -> dt.datetime:
@@ -641,8 +645,13 @@ class WindowCalendar:
             zone = zones.current()
             memo = self._memo.setdefault((component, zone.key if zone else ""), [])
             i = bisect.bisect_right(memo, at, key=_memo_start) - 1
-            if i >= 0 and at < memo[i][1]:
-                return _reworded(memo[i][2], memo[i][3], at)
+            try:
+                found = memo[i] if i >= 0 else None
+            except IndexError:  # another thread started the memo again meanwhile
+                found = None
+            # Both ends checked: another thread's insertion may have moved the entries.
+            if found is not None and found[0] <= at < found[1]:
+                return _reworded(found[2], found[3], at)
         decision = self._decide(at, component, duration)
         if memo is not None:
             # Worth keeping when asked about instants close together (the gate's "now");
@@ -740,6 +749,9 @@ class WindowCalendar:
             return tuple(trace), _frozen_by(trace)
         if quarter.points is None:
             self._stab(quarter, scoped)
+        if not quarter.points:  # too many rules overlapping to index: rule by rule
+            trace = self._trace(at, component)
+            return tuple(trace), _frozen_by(trace)
         hits = quarter.actives[bisect.bisect_right(quarter.points, at) - 1]
         gone = bisect.bisect_right(self._one_off_ends, at)  # one-off freezes over by `at`
         base, where = scoped.base(gone, self._one_off_slots)
@@ -777,11 +789,17 @@ class WindowCalendar:
                 hits.extend((slot, kind, rule, o) for o in found)  # by start within a rule
         points = sorted({lo} | {t for *_, o in hits for t in (o.start, o.end) if lo < t < hi})
         actives: list[list] = [[] for _ in points]
+        budget = STAB_ENTRIES
         for hit in hits:
             # From the piece it starts (the first, when it starts before the quarter's reach)
             # to the last piece starting before it ends.
             first = bisect.bisect_left(points, hit[3].start)
-            for i in range(first, bisect.bisect_left(points, hit[3].end)):
+            last = bisect.bisect_left(points, hit[3].end)
+            budget -= last - first
+            if budget < 0:  # long rules overlapping by the hundred: not worth the memory
+                quarter.points = []
+                return
+            for i in range(first, last):
                 if not actives[i] or actives[i][-1][0] != hit[0]:
                     actives[i].append(hit)
         quarter.actives = [tuple(a) for a in actives]
@@ -826,6 +844,10 @@ MEMO_NEAR = dt.timedelta(minutes=10)
 # or frozen at an instant, worded once per occurrence and zone.
 TRACE_BASES = 512
 HIT_ENTRIES = 65536
+# The most (piece, occurrence) pairs a quarter's trace lookup may hold (~8 bytes each); beyond
+# (long rules overlapping by the hundred), that quarter's traces are made rule by rule. The
+# benchmark's 50 policies + 200 freezes need ~3,000.
+STAB_ENTRIES = 50_000
 
 
 def _memo_start(entry) -> dt.datetime:
@@ -991,12 +1013,14 @@ def _words(utc: dt.datetime, local: dt.datetime | None, name: str) -> str:
 def between(start: dt.datetime, end: dt.datetime) -> str:
     """A span as refusals word it: 'Wed 02 Dec 2026 00:00–03:00 PST (08:00–11:00 UTC)' when it
     lies within one local and one UTC day, else both ends in full."""
-    return _between(start, end, zones.current())
+    # Keyed in UTC: two local instants an hour apart in a repeated hour differ only by fold,
+    # which datetime equality (and so the cache) does not see.
+    return _between(start.astimezone(UTC), end.astimezone(UTC), zones.current())
 
 
 def _edge(instant: dt.datetime) -> str:
     """``when(instant)`` for a window's edge, which decisions word again and again."""
-    return _edge_in(instant, zones.current())
+    return _edge_in(instant.astimezone(UTC), zones.current())  # in UTC, as _between
 
 
 @lru_cache(maxsize=4096)

@@ -437,3 +437,28 @@ def test_an_instant_given_with_an_offset_that_puts_it_in_another_quarter_is_trac
         assert [t.id for t in decision.trace if t.verdict == "open"] == [open_id]
         trace, _ = cal._traced(at, "a")
         assert [t.id for t in trace if t.verdict == "open"] == [open_id]
+
+
+def test_a_quarter_with_too_many_overlapping_rules_to_index_is_traced_rule_by_rule():
+    """Long rules overlapping by the hundred would make a quarter's trace lookup huge: past
+    STAB_ENTRIES the quarter's traces are made rule by rule, and say exactly the same."""
+    from unittest import mock
+
+    from releases import windows as engine
+
+    daily = Recurrence("FREQ=DAILY", dt.time(0), dt.timedelta(hours=20), "UTC", dt.date(2026, 1, 1))
+    year = [
+        Freeze(100 + i, f"long {i}", interval=Interval(
+            dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=i),
+            dt.datetime(2027, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=i)))
+        for i in range(5)
+    ]  # fmt: skip
+    ats = [dt.datetime(2026, 5, d, h, tzinfo=dt.UTC) for d in (1, 9, 20) for h in (3, 21)]
+    indexed = WindowCalendar([Policy(1, "daily", daily)], year)
+    with mock.patch.object(engine, "STAB_ENTRIES", 10):
+        capped = WindowCalendar([Policy(1, "daily", daily)], year)
+        decided = [capped.decide(at, "a") for at in ats]
+        assert capped._quarter("a", ats[0]).points == []  # not indexed
+    assert decided == [indexed.decide(at, "a") for at in ats]
+    assert indexed._quarter("a", ats[0]).points  # indexed
+    assert {d.reason for d in decided} == {"frozen", "outside_window"}
