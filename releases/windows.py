@@ -744,12 +744,10 @@ class WindowCalendar:
         few rules open or frozen at ``at`` are looked up in the quarter's occurrences."""
         scoped = self._for(component)
         quarter = self._quarter(component, at)
-        if quarter is None:  # the edges of the engine's span: rule by rule
-            trace = self._trace(at, component)
-            return tuple(trace), _frozen_by(trace)
-        if quarter.points is None:
+        if quarter is not None and quarter.points is None:
             self._stab(quarter, scoped)
-        if not quarter.points:  # too many rules overlapping to index: rule by rule
+        # Rule by rule at the edges of the engine's span, and where too many rules overlap.
+        if quarter is None or not quarter.points:
             trace = self._trace(at, component)
             return tuple(trace), _frozen_by(trace)
         hits = quarter.actives[bisect.bisect_right(quarter.points, at) - 1]
@@ -767,9 +765,7 @@ class WindowCalendar:
             if entry is None:
                 if len(self._hit_entries) >= HIT_ENTRIES:
                     self._hit_entries.clear()
-                verdict, words = ("open", "Open") if kind == "policy" else ("frozen", "Frozen")
-                entry = _entry(kind, rule, verdict, f"{words} {between(hit.start, hit.end)}.", hit)
-                self._hit_entries[key] = entry
+                entry = self._hit_entries[key] = _hit_entry(kind, rule, hit)
             trace[where[slot]] = entry
             if kind == "policy":
                 opened = True
@@ -815,9 +811,7 @@ class WindowCalendar:
                 if constant.verdict == "out_of_scope":
                     entries.append(constant)
                 elif hit := rule.recurrence.occurrence_at(at):
-                    entries.append(
-                        _entry("policy", rule, "open", f"Open {between(hit.start, hit.end)}.", hit)
-                    )
+                    entries.append(_hit_entry("policy", rule, hit))
                 else:
                     entries.append(constant)  # closed
                 continue
@@ -826,9 +820,7 @@ class WindowCalendar:
             if constant.verdict == "out_of_scope":
                 entries.append(constant)
             elif hit := rule.occurrence_at(at):
-                entries.append(
-                    _entry("freeze", rule, "frozen", f"Frozen {between(hit.start, hit.end)}.", hit)
-                )
+                entries.append(_hit_entry("freeze", rule, hit))
             else:
                 entries.append(constant)  # clear
         return entries
@@ -868,6 +860,13 @@ _CLEAR = "This freeze does not cover the instant."
 def _entry(kind: str, rule, verdict: str, detail: str, hit: Interval | None) -> TraceEntry:
     name = rule.name if kind == "policy" else rule.reason
     return TraceEntry(kind, rule.id, name, verdict, detail, hit, rule.version)
+
+
+def _hit_entry(kind: str, rule, hit: Interval) -> TraceEntry:
+    """The entry of a policy open, or a freeze frozen, by its occurrence ``hit``."""
+    if kind == "policy":
+        return _entry(kind, rule, "open", f"Open {between(hit.start, hit.end)}.", hit)
+    return _entry(kind, rule, "frozen", f"Frozen {between(hit.start, hit.end)}.", hit)
 
 
 class _Quarter:
