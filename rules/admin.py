@@ -7,13 +7,14 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.desk import DeskTimeMixin
 from approvals.admin import DecideForm, DecisionInline
+from lib import text
 from lib.instants import html as instant
 from releases import selectors
 from releases.models import RECURRENCE_FIELDS, Freeze, WindowPolicy, scope_errors
@@ -23,14 +24,27 @@ from rules.models import RuleChange, RuleDecision
 UPCOMING = dt.timedelta(weeks=8)
 
 
-class ScopeForm(forms.ModelForm):
-    """The scope rule (all, or a non-empty list) — the model's clean() checks the rest."""
-
-    justification = forms.CharField(
+def _justification() -> forms.CharField:
+    """What senior management reads before deciding (as the API's ``justification``)."""
+    return forms.CharField(
         required=False,
+        max_length=2000,
+        validators=[text.multi_line],
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why the rules should change: senior management reads it before deciding.",
     )
+
+
+class WhyForm(forms.Form):
+    """The justification of a removal (the delete page's only field)."""
+
+    justification = _justification()
+
+
+class ScopeForm(forms.ModelForm):
+    """The scope rule (all, or a non-empty list) — the model's clean() checks the rest."""
+
+    justification = _justification()
 
     def clean(self):
         cleaned = super().clean()
@@ -82,9 +96,27 @@ class RuleAdmin(DeskTimeMixin, admin.ModelAdmin):
     def log_deletions(self, request, queryset):
         return None
 
+    delete_confirmation_template = "admin/rules/delete_confirmation.html"
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """Removing a rule proposes a change, with a justification: the page says so and asks
+        why. Django's view takes any POST as the confirmation, so a justification it cannot
+        take is answered with the page again, saying what to fix, and nothing proposed."""
+        why = WhyForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and not why.is_valid():
+            request.POST = QueryDict()
+        request._why = why
+        context = {"title": "Propose removing it", "why": why, **(extra_context or {})}
+        return super().delete_view(request, object_id, context)
+
     def delete_model(self, request, obj):
+        why = getattr(request, "_why", None)
         request._rule_change = services.rules_change(
-            target=self.target, operation="delete", by=request.user, obj=obj
+            target=self.target,
+            operation="delete",
+            by=request.user,
+            obj=obj,
+            reason=why.cleaned_data["justification"] if why and why.is_bound else "",
         )
 
     def _told(self, request, fallback):

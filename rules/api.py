@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -20,7 +20,12 @@ from approvals.serializers import RejectSerializer
 from releases.models import Freeze, WindowPolicy
 from rules import services
 from rules.models import RuleChange, RuleDecision
-from rules.serializers import FreezeWriteSerializer, PolicyWriteSerializer, RuleChangeSerializer
+from rules.serializers import (
+    FreezeWriteSerializer,
+    Justification,
+    PolicyWriteSerializer,
+    RuleChangeSerializer,
+)
 
 
 class ReadAnyProposeRuleMakers(permissions.BasePermission):
@@ -99,13 +104,28 @@ class _RuleViewSet(viewsets.ModelViewSet):
             )  # fmt: skip
         return self._answer(change, status.HTTP_200_OK)
 
-    @extend_schema(responses={202: RuleChangeSerializer})
+    @extend_schema(
+        request=Justification,
+        parameters=[
+            OpenApiParameter(
+                "justification",
+                str,
+                description="Why, for senior management (or as `justification` in a JSON body).",
+            )
+        ],
+        responses={202: RuleChangeSerializer},
+    )
     def destroy(self, request, *args, **kwargs):
+        """Propose removing it (senior management decides); the justification in the body or
+        the query string, checked as on every other write."""
         rule = self.get_object()
+        given = request.data or {"justification": request.query_params.get("justification", "")}
+        why = Justification(data=given)
+        why.is_valid(raise_exception=True)
         with domain_errors():
             change = services.rules_change(
                 target=self.target, operation="delete", by=request.user, obj=rule,
-                reason=request.query_params.get("justification", ""),
+                reason=why.validated_data.get("justification", ""),
             )  # fmt: skip
         return self._answer(change, status.HTTP_200_OK)
 

@@ -80,7 +80,9 @@ class RuleChangeSerializer(serializers.ModelSerializer):
         ]
 
 
-class _Justified(serializers.Serializer):
+class Justification(serializers.Serializer):
+    """Why the rules should change: part of every write, and a removal's only field."""
+
     justification = serializers.CharField(
         write_only=True,
         required=False,
@@ -102,11 +104,11 @@ class _WithChange(serializers.Serializer):
         return RuleChangeSerializer(change).data if change is not None else None
 
 
-class PolicyWriteSerializer(_WithChange, _Justified, WindowPolicySerializer):
+class PolicyWriteSerializer(_WithChange, Justification, WindowPolicySerializer):
     class Meta(WindowPolicySerializer.Meta):
         fields = [*WindowPolicySerializer.Meta.fields, "justification", "rule_change"]
 
 
-class FreezeWriteSerializer(_WithChange, _Justified, FreezeSerializer):
+class FreezeWriteSerializer(_WithChange, Justification, FreezeSerializer):
     class Meta(FreezeSerializer.Meta):
         fields = [*FreezeSerializer.Meta.fields, "justification", "rule_change"]

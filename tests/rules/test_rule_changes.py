@@ -246,3 +246,61 @@ def test_customers_can_neither_propose_nor_see_changes(customer_api, engineer):
         customer_api.delete(f"/api/v1/policies/{WindowPolicy.objects.get().pk}/").status_code == 403
     )
     assert Release.objects.count() == 0
+
+
+def test_the_admin_delete_page_proposes_a_removal_and_asks_why(client, engineer, manager):
+    client.force_login(engineer)
+    freeze = Freeze.objects.create(reason="Holiday quiet", starts_at=NOW, ends_at=WED_WINDOW)
+    url = f"/admin/releases/freeze/{freeze.pk}/delete/"
+    page = client.get(url).content.decode()
+    assert "Senior management" in page and "stays in force" in page
+    assert "will be deleted" not in page and 'name="justification"' in page
+    answer = client.post(url, {"post": "yes", "justification": "The holiday moved"}, follow=True)
+    change = RuleChange.objects.get()
+    assert answer.redirect_chain[-1][0] == f"/admin/rules/rulechange/{change.pk}/change/"
+    assert (change.operation, change.status) == ("delete", "pending")
+    assert change.reason == "The holiday moved"
+    assert Freeze.objects.filter(pk=freeze.pk).exists()
+    # Senior management reads it where they decide.
+    client.force_login(manager)
+    assert "The holiday moved" in client.get(answer.redirect_chain[-1][0]).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("justification", "error"),
+    [("x" * 2001, "at most 2000 characters"), ("Nul\x00byte", "Null characters are not allowed")],
+)
+def test_a_removal_with_a_justification_it_cannot_take_proposes_nothing(
+    client, engineer, justification, error
+):
+    client.force_login(engineer)
+    policy = WindowPolicy.objects.get()
+    url = f"/admin/releases/windowpolicy/{policy.pk}/delete/"
+    answer = client.post(url, {"post": "yes", "justification": justification})
+    assert answer.status_code == 200 and error in answer.content.decode()
+    assert not RuleChange.objects.exists() and WindowPolicy.objects.filter(pk=policy.pk).exists()
+
+
+def test_the_api_takes_a_removal_s_justification_from_the_body_or_the_query(engineer_api):
+    freeze = Freeze.objects.create(reason="Quiet", starts_at=NOW, ends_at=WED_WINDOW)
+    url = f"/api/v1/freezes/{freeze.pk}/"
+    body = engineer_api.delete(url, {"justification": "Ends early"}, format="json")
+    assert body.status_code == 202 and body.json()["reason"] == "Ends early"
+    RuleChange.objects.all().delete()
+    query = engineer_api.delete(f"{url}?justification=By+query")
+    assert query.status_code == 202 and query.json()["reason"] == "By query"
+    RuleChange.objects.all().delete()
+    # Checked as on every other write, wherever it comes from.
+    for refused, field, message in [
+        (engineer_api.delete(url, {"justification": "x" * 2001}, format="json"),
+         "justification", "no more than 2000 characters"),
+        (engineer_api.delete(url + "?justification=" + "x" * 2001),
+         "justification", "no more than 2000 characters"),
+        (engineer_api.delete(url, {"justification": "Bell\x07"}, format="json"),
+         "justification", "control character U+0007"),
+        (engineer_api.delete(url, ["not", "an", "object"], format="json"),
+         "non_field_errors", "Expected a dictionary"),
+    ]:  # fmt: skip
+        assert refused.status_code == 400
+        assert message in refused.json()["errors"][field][0]
+    assert not RuleChange.objects.exists()
