@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.decorators.http import require_safe
 from drf_spectacular.views import (
@@ -34,6 +35,12 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico on every page (the API's docs too): the site's icon."""
+    return HttpResponsePermanentRedirect(static("nightshift/favicon.svg"))
+
+
 urlpatterns = [
     path("admin/preferences/", admin.site.admin_view(preferences), name="preferences"),
     path("admin/", admin.site.urls),
@@ -59,6 +66,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon),
     # Unknown API paths answer problem+json even with DEBUG on (handler404 is skipped then).
     re_path(r"^api/", not_found),
     path("", include("notifications.urls")),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.staticfiles import finders
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db.backends.sqlite3.base import DatabaseWrapper
@@ -308,3 +309,15 @@ def test_every_schedule_runs_a_task_that_exists_and_a_broken_one_is_reported():
     [error] = schedules_resolve(databases=["default"])
     assert error.id == "nightshift.E001"
     assert "'renamed' runs 'notifications.tasks.gone'" in error.msg
+
+
+@pytest.mark.django_db
+def test_the_icon_browsers_ask_for_is_the_one_every_page_names(client, engineer):
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301
+    icon = answer["Location"]
+    assert icon.endswith(".svg") and finders.find("nightshift/favicon.svg")
+    link = f'<link rel="icon" type="image/svg+xml" href="{icon}">'
+    assert link in client.get("/status/").content.decode()
+    client.force_login(engineer)
+    assert link in client.get("/admin/").content.decode()
