@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter
 from lib.errors import Invalid
 from releases import guards, selectors, services
 from releases.models import Release
-from releases.serializers import decision_json, decision_payload, parse_instant, to_json
+from releases.serializers import decision_json, decision_payload, parse_instant, shown, to_json
 from releases.windows import between
 
 PARAMETERS = [
@@ -21,7 +21,16 @@ PARAMETERS = [
     ),
     OpenApiParameter("at", str, description="ISO 8601 with an offset. Defaults to now."),
     OpenApiParameter("release", int, description="Ask about this release: may it start at `at`?"),
+    OpenApiParameter(
+        "duration",
+        {"type": "integer", "minimum": 1, "maximum": 7 * 24 * 60},
+        description="Minutes the deploy takes (1 to 10080): allowed only if the window stays open "
+        "until it finishes. Not with `release`, which has its own expected duration.",
+    ),
 ]
+# Anything else is refused, not ignored: a misspelt `at` would otherwise be answered for now.
+KNOWN = tuple(parameter.name for parameter in PARAMETERS)
+LONGEST = 7 * 24 * 60  # minutes, as a release's expected duration
 
 
 def ask(params, *, team: bool, now: dt.datetime | None = None) -> dict:
@@ -30,24 +39,27 @@ def ask(params, *, team: bool, now: dt.datetime | None = None) -> dict:
     ``team``: the asker is on the release team, who may ask about any release and learn which
     approval authorized it; anyone else asks only about releases the public may already see.
     """
-    release, slug, at, calendar = _question(params, team=team, now=now)
+    release, slug, at, duration, calendar = _question(params, team=team, now=now)
     if release is None:
-        return decision_payload(calendar.decide_now(at, slug))
+        return decision_payload(calendar.decide_now(at, slug, duration=duration))
     return _release_payload(release, at, calendar, team=team)
 
 
 def ask_json(params, *, team: bool, now: dt.datetime | None = None) -> str:
     """``ask``, rendered as the API renders it (the fast path's body)."""
-    release, slug, at, calendar = _question(params, team=team, now=now)
+    release, slug, at, duration, calendar = _question(params, team=team, now=now)
     if release is None:
-        return decision_json(calendar.decide_now(at, slug))
+        return decision_json(calendar.decide_now(at, slug, duration=duration))
     return to_json(_release_payload(release, at, calendar, team=team))
 
 
 def _question(params, *, team: bool, now: dt.datetime | None):
-    """The release (or None), the component, the instant and the calendar asked about."""
+    """The release (or None), the component, the instant, the duration and the calendar asked
+    about."""
     now = now or timezone.now()
     errors: dict[str, str] = {}
+    for name in [name for name in params if name not in KNOWN][:5]:
+        errors[shown(name)] = f"The gate takes no such parameter; it takes {', '.join(KNOWN)}."
     release = None
     if raw_release := params.get("release"):
         release = _release(raw_release, errors, public_only=not team, now=now)
@@ -62,12 +74,27 @@ def _question(params, *, team: bool, now: dt.datetime | None):
             at = parse_instant(raw_at)
         except ValueError as exc:
             errors["at"] = str(exc)
+    duration = dt.timedelta(0)
+    if raw_duration := params.get("duration"):
+        if release is not None:
+            errors["duration"] = "A release has its own expected duration: give one or the other."
+        elif not (
+            raw_duration.isascii()
+            and raw_duration.isdigit()
+            and len(raw_duration) <= 6
+            and 1 <= int(raw_duration) <= LONGEST
+        ):
+            errors["duration"] = (
+                f"'{shown(raw_duration)}' is not a duration: give whole minutes, 1 to {LONGEST}."
+            )
+        else:
+            duration = dt.timedelta(minutes=int(raw_duration))
     calendar, exists = selectors.window_calendar_for(slug) if slug else (None, False)
     if slug and not exists:
         errors["component"] = f"Unknown component '{slug}'."
     if errors:
         raise Invalid(errors)
-    return release, slug, at, calendar
+    return release, slug, at, duration, calendar
 
 
 def _release_payload(release: Release, at: dt.datetime, calendar, *, team: bool) -> dict:

@@ -74,6 +74,12 @@ def test_gate_accepts_a_plus_offset_that_arrived_as_a_space(anon_api, api_compon
         ({"at": "2026-11-26T09:00:00Z"}, "component", "required"),
         ({"component": "items-api", "at": "2026-11-26T09:00:00"}, "at", "no UTC offset"),
         ({"component": "items-api", "at": "next tuesday"}, "at", "not an ISO 8601"),
+        # A misspelt `at` would otherwise be answered for now.
+        ({"component": "items-api", "when": "2026-11-26T09:00:00Z"}, "when", "no such parameter"),
+        ({"component": "items-api", "duration": "90m"}, "duration", "whole minutes, 1 to 10080"),
+        ({"component": "items-api", "duration": "0"}, "duration", "whole minutes"),
+        ({"component": "items-api", "duration": "10081"}, "duration", "whole minutes"),
+        ({"component": "items-api", "duration": "9" * 5000}, "duration", "whole minutes"),
     ],
 )
 def test_gate_bad_input_is_a_problem_naming_the_parameter(
@@ -85,6 +91,27 @@ def test_gate_bad_input_is_a_problem_naming_the_parameter(
     body = response.json()
     assert body["status"] == 400 and body["type"].endswith("validation-error")
     assert fragment in " ".join(body["errors"][field])
+
+
+def test_gate_with_a_duration_allows_only_a_deploy_that_finishes_inside_the_window(
+    anon_api, api_component
+):
+    # Thursday 2026-11-26 02:00 PST: the window closes at 03:00 PST (11:00 UTC).
+    ask = {"component": "items-api", "at": "2026-11-26T10:00:00Z"}
+    assert anon_api.get(GATE, {**ask, "duration": "60"}).json()["decision"] == "allow"
+    body = anon_api.get(GATE, {**ask, "duration": "61"}).json()
+    assert (body["decision"], body["reason"]) == ("deny", "does_not_fit")
+    assert "closes at Thu 26 Nov 2026 03:00 PST (2026-11-26 11:00 UTC)" in body["detail"]
+    assert body["next_window"]["start"] == "2026-11-27T08:00:00Z"
+    # The fast path (no cookie) and the view answer alike.
+    assert anon_api.get(GATE, {**ask, "duration": "61"}, HTTP_COOKIE="a=b").json() == body
+
+
+def test_gate_takes_a_release_or_a_duration_not_both(engineer_api, make_release):
+    release = make_release()
+    answer = engineer_api.get(GATE, {"release": release.pk, "duration": "30"})
+    assert answer.status_code == 400
+    assert "its own expected duration" in answer.json()["errors"]["duration"][0]
 
 
 def test_windows_lists_the_windows_in_a_range_in_utc(anon_api, api_component):
