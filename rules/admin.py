@@ -106,8 +106,20 @@ class RuleAdmin(DeskTimeMixin, admin.ModelAdmin):
         if request.method == "POST" and not why.is_valid():
             request.POST = QueryDict()
         request._why = why
-        context = {"title": "Propose removing it", "why": why, **(extra_context or {})}
-        return super().delete_view(request, object_id, context)
+        waiting = (
+            services.pending_removal(self.target, int(object_id)) if object_id.isdigit() else None
+        )
+        context = {
+            "title": "Propose removing it",
+            "why": why,
+            "waiting": waiting,
+            **(extra_context or {}),
+        }
+        try:
+            return super().delete_view(request, object_id, context)
+        except services.RuleChangeRefused as exc:  # its removal was proposed meanwhile
+            self.message_user(request, exc.detail, messages.ERROR)
+            return HttpResponseRedirect(request.path)
 
     def delete_model(self, request, obj):
         why = getattr(request, "_why", None)
@@ -143,6 +155,16 @@ class RuleAdmin(DeskTimeMixin, admin.ModelAdmin):
         return self._told(
             request, lambda: super(RuleAdmin, self).response_delete(request, obj_display, obj_id)
         )
+
+
+def _shown_instant(stored: str):
+    """A preview's instant (ISO 8601, as stored) as the desk shows instants; as stored if it
+    is not one."""
+    try:
+        value = dt.datetime.fromisoformat(stored)
+    except (TypeError, ValueError):
+        return stored
+    return instant(value) if value.tzinfo is not None else stored
 
 
 def _summary(change: RuleChange) -> str:
@@ -252,6 +274,9 @@ class RuleChangeAdmin(DeskTimeMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # read, then decided on (decide_view): no Save that saves nothing
+
     @admin.display(description="Change")
     def summary(self, obj):
         return str(obj)
@@ -271,7 +296,7 @@ class RuleChangeAdmin(DeskTimeMixin, admin.ModelAdmin):
     @admin.display(description="Releases it strands")
     def stranded(self, obj):
         rows = [
-            (s["component"], s["version"], s["scheduled_start"], s["owner"])
+            (s["component"], s["version"], _shown_instant(s["scheduled_start"]), s["owner"])
             for s in obj.preview.get("stranded", [])
         ]
         if not rows:
@@ -282,7 +307,12 @@ class RuleChangeAdmin(DeskTimeMixin, admin.ModelAdmin):
     @admin.display(description="Approved exceptional slots it overlaps")
     def overlapping(self, obj):
         rows = [
-            (s["component"], s["version"], s["slot_start"], s["slot_end"])
+            (
+                s["component"],
+                s["version"],
+                _shown_instant(s["slot_start"]),
+                _shown_instant(s["slot_end"]),
+            )
             for s in obj.preview.get("overlapping_slots", [])
         ]
         if not rows:

@@ -79,7 +79,12 @@ def rules_change(
     _may_change_rules(by)
     with transaction.atomic():
         if obj is not None:
-            obj = type(obj).objects.select_for_update().get(pk=obj.pk)
+            obj = type(obj).objects.select_for_update().get(pk=obj.pk)  # one proposer at a time
+        if operation == "delete" and (waiting := pending_removal(target, obj.pk)) is not None:
+            raise RuleChangeRefused(
+                "already_proposed",
+                f"{waiting} already proposes removing it; it waits for senior management.",
+            )
         base = rulebook.state_of(target, obj) if obj is not None else None
         payload = {} if operation == "delete" else rulebook.state_from(target, values or {}, base)
         label_field = "name" if target == "policy" else "reason"
@@ -108,6 +113,13 @@ def rules_change(
     return change
 
 
+def pending_removal(target: str, target_id: int) -> RuleChange | None:
+    """The removal of this rule that waits for senior management, if one does."""
+    return RuleChange.objects.filter(
+        target=target, target_id=target_id, operation="delete", status=Status.PENDING
+    ).first()
+
+
 def quorum() -> int:
     return settings.APPROVAL_QUORUM
 
@@ -133,7 +145,8 @@ def rule_change_decide(
             )
         if change.status != Status.PENDING:
             raise RuleChangeRefused(
-                "not_pending", f"This change is {change.get_status_display().lower()} already."
+                "not_pending",
+                f"This change is no longer pending: {change.get_status_display().lower()}.",
             )
         if change.decisions.filter(approver=by).exists():
             raise RuleChangeRefused("already_decided", "You have decided on this change already.")
@@ -165,7 +178,8 @@ def rule_change_withdraw(*, change: RuleChange, by, at: dt.datetime | None = Non
             )
         if change.status != Status.PENDING:
             raise RuleChangeRefused(
-                "not_pending", f"This change is {change.get_status_display().lower()} already."
+                "not_pending",
+                f"This change is no longer pending: {change.get_status_display().lower()}.",
             )
         _settle(change, Status.WITHDRAWN, by=by, at=at)
     return change
@@ -217,6 +231,16 @@ def _apply(change: RuleChange, *, by, at: dt.datetime) -> str | None:
         subject=obj, actor=by, at=at, before=change.base, after=after,
     )  # fmt: skip
     _settle(change, Status.APPLIED, by=by, at=at)
+    # Changes still waiting that were proposed against the rule as it was can no longer apply:
+    # they go stale now, rather than wait for an approval that would be refused.
+    if change.operation != "create":
+        now = None if change.operation == "delete" else rulebook.state_of(change.target, obj)
+        others = RuleChange.objects.select_for_update().filter(
+            target=change.target, target_id=change.target_id, status=Status.PENDING
+        )
+        for other in others.exclude(pk=change.pk):
+            if other.base != now:
+                _settle(other, Status.STALE, by=by, at=at)
     for stranded in change.preview["stranded"]:
         release = Release.objects.filter(pk=stranded["release"]).first()
         if release is not None:

@@ -14,7 +14,7 @@ from approvals import services as approvals
 from releases import services as releases
 from releases.models import Component, Freeze, Release, WindowPolicy
 from rules import services
-from rules.models import RuleChange
+from rules.models import RuleChange, RuleDecision
 from tests.helpers import NOW, SLOT, WED_WINDOW, ask, utc
 
 pytestmark = pytest.mark.django_db
@@ -134,11 +134,49 @@ def test_a_change_bound_to_a_rule_that_changed_meanwhile_goes_stale(engineer, ma
         values={"effective_from": dt.date(2019, 1, 1)},
     )  # fmt: skip
     services.rule_change_decide(change=first, by=manager, verdict="approve")
+    # It goes stale as the first applies, not when someone next tries to approve it.
+    assert RuleChange.objects.get(pk=second.pk).status == "stale"
     with pytest.raises(services.RuleChangeRefused) as exc:
         services.rule_change_decide(change=second, by=manager, verdict="approve")
-    assert exc.value.code == "stale"
-    assert RuleChange.objects.get(pk=second.pk).status == "stale"
+    assert (exc.value.code, exc.value.detail) == (
+        "not_pending",
+        "This change is no longer pending: stale (the rule changed meanwhile).",
+    )
+    assert not RuleDecision.objects.filter(change=second).exists()
     assert WindowPolicy.objects.get().effective_from == dt.date(2020, 1, 1)
+
+
+def test_a_tightening_in_force_makes_the_changes_waiting_on_the_rule_stale(engineer):
+    freeze = Freeze.objects.create(reason="Quiet", starts_at=NOW, ends_at=WED_WINDOW)
+    shorter = services.rules_change(
+        target="freeze", operation="update", by=engineer, obj=freeze,
+        values={"ends_at": NOW + dt.timedelta(hours=1)},
+    )  # fmt: skip
+    other = Freeze.objects.create(reason="Other", starts_at=NOW, ends_at=WED_WINDOW)
+    elsewhere = services.rules_change(target="freeze", operation="delete", by=engineer, obj=other)
+    longer = services.rules_change(
+        target="freeze", operation="update", by=engineer, obj=freeze,
+        values={"ends_at": WED_WINDOW + dt.timedelta(days=1)},
+    )  # fmt: skip
+    assert longer.status == "applied"
+    assert RuleChange.objects.get(pk=shorter.pk).status == "stale"
+    assert RuleChange.objects.get(pk=elsewhere.pk).status == "pending"  # another rule's
+
+
+def test_a_rule_whose_removal_waits_cannot_be_proposed_for_removal_again(engineer, engineer_api):
+    freeze = Freeze.objects.create(reason="Quiet", starts_at=NOW, ends_at=WED_WINDOW)
+    first = services.rules_change(target="freeze", operation="delete", by=engineer, obj=freeze)
+    with pytest.raises(services.RuleChangeRefused) as exc:
+        services.rules_change(target="freeze", operation="delete", by=engineer, obj=freeze)
+    assert exc.value.code == "already_proposed" and str(first) in exc.value.detail
+    again = engineer_api.delete(f"/api/v1/freezes/{freeze.pk}/")
+    assert again.status_code == 409 and str(first) in again.json()["detail"]
+    assert RuleChange.objects.count() == 1
+    services.rule_change_withdraw(change=first, by=engineer)  # withdrawn: it may be proposed
+    assert (
+        services.rules_change(target="freeze", operation="delete", by=engineer, obj=freeze).status
+        == "pending"
+    )
 
 
 def test_the_preview_shows_stranded_releases_overlapped_slots_and_hours(
@@ -161,6 +199,24 @@ def test_the_preview_shows_stranded_releases_overlapped_slots_and_hours(
     assert [s["version"] for s in preview["overlapping_slots"]] == ["3.0.0"]
     assert preview["hours_removed"] == 3.0 and preview["hours_added"] == 0
     assert preview["window_hours"]["items-api"] == {"before": 117.0, "after": 114.0}
+
+
+def test_the_desk_shows_a_change_to_decide_on_with_its_instants_in_the_desk_s_zone(
+    make_release, engineer, manager, client
+):
+    with time_machine.travel(NOW, tick=False):
+        make_release(version="2.0.0")  # Wednesday 2026-12-02 00:00 PST
+        change = services.rules_change(
+            target="policy", operation="delete", by=engineer, obj=WindowPolicy.objects.get()
+        )
+    client.force_login(manager)
+    url = f"/admin/rules/rulechange/{change.pk}/change/"
+    page = client.get(url).content.decode()
+    assert "items-api 2.0.0 at " in page and "Wed 02 Dec 2026 00:00 PST" in page
+    assert "2026-12-02T08:00:00Z</li>" not in page  # not as stored
+    assert 'name="approve"' in page and 'name="_save"' not in page  # nothing to save here
+    assert client.post(url, {}).status_code == 403
+    assert RuleChange.objects.get(pk=change.pk).status == "pending"
 
 
 def test_applying_a_change_that_strands_releases_flags_them_and_tells_their_owners(
@@ -261,6 +317,13 @@ def test_the_admin_delete_page_proposes_a_removal_and_asks_why(client, engineer,
     assert (change.operation, change.status) == ("delete", "pending")
     assert change.reason == "The holiday moved"
     assert Freeze.objects.filter(pk=freeze.pk).exists()
+    # Asked again (another tab), the page names the removal that waits, and proposes no other.
+    page = client.get(url).content.decode()
+    assert "Its removal is proposed already" in page and 'name="justification"' not in page
+    assert f"/admin/rules/rulechange/{change.pk}/change/" in page
+    again = client.post(url, {"post": "yes", "justification": "Twice"}, follow=True)
+    assert "already proposes removing it" in again.content.decode()
+    assert RuleChange.objects.count() == 1
     # Senior management reads it where they decide.
     client.force_login(manager)
     assert "The holiday moved" in client.get(answer.redirect_chain[-1][0]).content.decode()
