@@ -64,7 +64,7 @@ def _question(params, *, team: bool, now: dt.datetime | None):
     if raw_release := params.get("release"):
         release = _release(raw_release, errors, public_only=not team, now=now)
     slug = params.get("component", "") or (release.component.slug if release else "")
-    if not slug:
+    if not slug and "release" not in errors:  # a bad release is the question's one fault
         errors["component"] = "This field is required."
     elif release is not None and slug != release.component.slug:
         errors["component"] = f"Release {release.pk} is of '{release.component.slug}'."

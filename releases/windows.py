@@ -734,6 +734,8 @@ class WindowCalendar:
             upcoming = self.next_window(at, component, min_length=duration)
         if not allowed and upcoming is not None:
             detail += f" The next window opens at {_edge(upcoming.start)}."
+        elif not allowed and policies and duration:
+            detail += f" No window in the next five years lasts {lasting(duration)}."
         return Decision(allowed, reason, detail, at, component, window, upcoming, trace)
 
     def _traced(

@@ -72,6 +72,7 @@ def test_gate_accepts_a_plus_offset_that_arrived_as_a_space(anon_api, api_compon
             "Unknown component 'nope'",
         ),
         ({"at": "2026-11-26T09:00:00Z"}, "component", "required"),
+        ({"release": "99999"}, "release", "Unknown release 99999."),
         ({"component": "items-api", "at": "2026-11-26T09:00:00"}, "at", "no UTC offset"),
         ({"component": "items-api", "at": "next tuesday"}, "at", "not an ISO 8601"),
         # A misspelt `at` would otherwise be answered for now.
@@ -91,6 +92,7 @@ def test_gate_bad_input_is_a_problem_naming_the_parameter(
     body = response.json()
     assert body["status"] == 400 and body["type"].endswith("validation-error")
     assert fragment in " ".join(body["errors"][field])
+    assert list(body["errors"]) == [field]  # only what is wrong
 
 
 def test_gate_with_a_duration_allows_only_a_deploy_that_finishes_inside_the_window(
@@ -103,6 +105,10 @@ def test_gate_with_a_duration_allows_only_a_deploy_that_finishes_inside_the_wind
     assert (body["decision"], body["reason"]) == ("deny", "does_not_fit")
     assert "closes at Thu 26 Nov 2026 03:00 PST (2026-11-26 11:00 UTC)" in body["detail"]
     assert body["next_window"]["start"] == "2026-11-27T08:00:00Z"
+    # A deploy longer than every window is told so, not sent to a window it cannot fit.
+    week = anon_api.get(GATE, {**ask, "duration": "10080"}).json()
+    assert (week["reason"], week["next_window"]) == ("does_not_fit", None)
+    assert week["detail"].endswith("No window in the next five years lasts 7 d.")
     # The fast path (no cookie) and the view answer alike.
     assert anon_api.get(GATE, {**ask, "duration": "61"}, HTTP_COOKIE="a=b").json() == body
 
