@@ -255,7 +255,7 @@ class RuleChangeAdmin(DeskTimeMixin, admin.ModelAdmin):
     fields = [
         "summary",
         "status",
-        "reason",
+        "justification",
         "proposer",
         "created_at",
         "decided_at",
@@ -280,6 +280,10 @@ class RuleChangeAdmin(DeskTimeMixin, admin.ModelAdmin):
     @admin.display(description="Change")
     def summary(self, obj):
         return str(obj)
+
+    @admin.display(description="Why (the proposer's justification)")
+    def justification(self, obj):
+        return obj.reason or "— (none given)"
 
     @admin.display(description="Next 90 days")
     def impact(self, obj):

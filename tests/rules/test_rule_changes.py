@@ -326,7 +326,8 @@ def test_the_admin_delete_page_proposes_a_removal_and_asks_why(client, engineer,
     assert RuleChange.objects.count() == 1
     # Senior management reads it where they decide.
     client.force_login(manager)
-    assert "The holiday moved" in client.get(answer.redirect_chain[-1][0]).content.decode()
+    decided_on = client.get(answer.redirect_chain[-1][0]).content.decode()
+    assert "justification):</label>" in decided_on and "The holiday moved" in decided_on
 
 
 @pytest.mark.parametrize(
