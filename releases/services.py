@@ -372,13 +372,31 @@ def release_strand(
 ) -> Release:
     """A rule change left this release's schedule outside every window that fits it: flag it
     for rescheduling, on the timeline (its owner hears of it through the event)."""
+    return _flag_schedule(release, at, "stranded", by=by, at=at, rule_change=rule_change, why=why)
+
+
+def release_fits_again(
+    *, release: Release, by, at: dt.datetime, rule_change: int | str, why: str
+) -> Release:
+    """A rule change put a stranded release's schedule back inside a window: the flag goes, on
+    the timeline."""
+    return _flag_schedule(
+        release, None, "fits_again", by=by, at=at, rule_change=rule_change, why=why
+    )
+
+
+def _flag_schedule(
+    release: Release, stranded_at, action: str, *, by, at, rule_change, why
+) -> Release:
     with transaction.atomic():
         locked = Release.objects.select_for_update().get(pk=release.pk)
-        locked.stranded_at = at
+        if stranded_at is None and locked.stranded_at is None:
+            return locked  # rescheduled meanwhile: no flag to take back
+        locked.stranded_at = stranded_at
         locked.save(update_fields=["stranded_at", "updated_at"])
         record_note(
             locked,
-            action="stranded",
+            action=action,
             by=by,
             at=at,
             details={

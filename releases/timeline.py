@@ -108,6 +108,10 @@ _OWN: dict[str, Describer] = {
         f"{who(e)}'s rule change #{e.details.get('rule_change')} left it outside every window: "
         "reschedule it."
     ),
+    "fits_again": lambda e: (
+        f"{who(e)}'s rule change #{e.details.get('rule_change')} put it back inside a window: "
+        "it needs no rescheduling."
+    ),
 }
 for _action, _describer in _OWN.items():
     hooks.register_describer(_action, _describer)

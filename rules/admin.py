@@ -167,6 +167,19 @@ def _shown_instant(stored: str):
     return instant(value) if value.tzinfo is not None else stored
 
 
+def _releases(rows: list[dict], empty: str):
+    """A preview's list of releases, each with its start in the desk's zone and its owner."""
+    if not rows:
+        return empty
+    shown = [
+        (r["component"], r["version"], _shown_instant(r["scheduled_start"]), r["owner"])
+        for r in rows
+    ]
+    return format_html(
+        "<ul>{}</ul>", format_html_join("", "<li>{} {} at {} (owner {})</li>", shown)
+    )
+
+
 def _summary(change: RuleChange) -> str:
     preview = change.preview
     parts = [
@@ -175,6 +188,9 @@ def _summary(change: RuleChange) -> str:
     if preview["stranded"]:
         names = ", ".join(f"{s['component']} {s['version']}" for s in preview["stranded"])
         parts.append(f"strands {names}")
+    if preview.get("fits_again"):
+        names = ", ".join(f"{s['component']} {s['version']}" for s in preview["fits_again"])
+        parts.append(f"puts {names} back in a window")
     if preview["overlapping_slots"]:
         parts.append(f"overlaps {len(preview['overlapping_slots'])} approved exceptional slot(s)")
     return "; ".join(parts) + "."
@@ -261,6 +277,7 @@ class RuleChangeAdmin(DeskTimeMixin, admin.ModelAdmin):
         "decided_at",
         "changes",
         "stranded",
+        "fits_again",
         "overlapping",
     ]
     readonly_fields = fields
@@ -299,14 +316,13 @@ class RuleChangeAdmin(DeskTimeMixin, admin.ModelAdmin):
 
     @admin.display(description="Releases it strands")
     def stranded(self, obj):
-        rows = [
-            (s["component"], s["version"], _shown_instant(s["scheduled_start"]), s["owner"])
-            for s in obj.preview.get("stranded", [])
-        ]
-        if not rows:
-            return "None: every scheduled release still fits a window."
-        body = format_html_join("", "<li>{} {} at {} (owner {})</li>", rows)
-        return format_html("<ul>{}</ul>", body)
+        return _releases(
+            obj.preview.get("stranded", []), "None: every scheduled release still fits a window."
+        )
+
+    @admin.display(description="Stranded releases it puts back in a window")
+    def fits_again(self, obj):
+        return _releases(obj.preview.get("fits_again", []), "None.")
 
     @admin.display(description="Approved exceptional slots it overlaps")
     def overlapping(self, obj):

@@ -1,8 +1,9 @@
 """What a rule change would do, worked out by the window engine before anyone decides.
 
 For the next 90 days: the window-hours each component gains or loses, the scheduled releases it
-would strand (inside a window that fits them today, not after), and the approved exceptional
-slots a freeze would newly overlap. The approver sees it; the API returns it.
+would strand (inside a window that fits them today, not after), those stranded earlier that it
+would put back inside one (``fits_again``), and the approved exceptional slots a freeze would
+newly overlap. The approver sees it; the API returns it.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def compute(change, *, now: dt.datetime) -> dict:
         was, will = _hours(before, slug, now, until), _hours(after, slug, now, until)
         if was != will:
             hours[slug] = {"before": was, "after": will}
-    stranded = []
+    stranded, fits_again = [], []
     waiting = Release.objects.filter(
         state__in=[Release.State.PLANNED, Release.State.ANNOUNCED],
         kind=Release.Kind.REGULAR,
@@ -65,16 +66,20 @@ def compute(change, *, now: dt.datetime) -> dict:
             release.expected_duration,
         )
         fits_now = before.decide(start, slug, duration=length).allowed
-        if fits_now and not after.decide(start, slug, duration=length).allowed:
-            stranded.append(
-                {
-                    "release": release.pk,
-                    "component": slug,
-                    "version": release.version,
-                    "scheduled_start": iso_utc(start),
-                    "owner": release.owner.get_username(),
-                }
-            )
+        fits_after = after.decide(start, slug, duration=length).allowed
+        if fits_now == fits_after:
+            continue
+        row = {
+            "release": release.pk,
+            "component": slug,
+            "version": release.version,
+            "scheduled_start": iso_utc(start),
+            "owner": release.owner.get_username(),
+        }
+        if fits_now:  # left outside by this change
+            stranded.append(row)
+        elif release.stranded_at is not None:  # flagged by an earlier one, back inside by this
+            fits_again.append(row)
     overlapping = []
     approved = ApprovalRequest.objects.filter(
         status=ApprovalRequest.Status.APPROVED, slot_end__gt=now
@@ -100,5 +105,6 @@ def compute(change, *, now: dt.datetime) -> dict:
         "hours_added": round(sum(max(0, h["after"] - h["before"]) for h in hours.values()), 2),
         "hours_removed": round(sum(max(0, h["before"] - h["after"]) for h in hours.values()), 2),
         "stranded": stranded,
+        "fits_again": fits_again,
         "overlapping_slots": overlapping,
     }

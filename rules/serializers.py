@@ -47,6 +47,11 @@ class PreviewSerializer(serializers.Serializer):
     hours_added = serializers.FloatField()
     hours_removed = serializers.FloatField()
     stranded = StrandedSerializer(many=True, help_text="Scheduled releases left outside.")
+    fits_again = StrandedSerializer(
+        many=True,
+        default=list,  # previews stored before it was worked out have none
+        help_text="Releases stranded earlier that it puts back inside a window (unflagged).",
+    )
     overlapping_slots = SlotSerializer(
         many=True, help_text="Approved exceptional slots a freeze would newly cover."
     )

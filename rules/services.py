@@ -241,11 +241,16 @@ def _apply(change: RuleChange, *, by, at: dt.datetime) -> str | None:
         for other in others.exclude(pk=change.pk):
             if other.base != now:
                 _settle(other, Status.STALE, by=by, at=at)
-    for stranded in change.preview["stranded"]:
-        release = Release.objects.filter(pk=stranded["release"]).first()
-        if release is not None:
-            releases.release_strand(
-                release=release, by=by, at=at, rule_change=change.pk,
-                why=f"{change} left its schedule outside every window that fits it.",
-            )  # fmt: skip
+    marks = {
+        "fits_again": (releases.release_fits_again, "put its schedule back inside a window."),
+        "stranded": (
+            releases.release_strand,
+            "left its schedule outside every window that fits it.",
+        ),
+    }
+    for key, (mark, what) in marks.items():
+        for row in change.preview.get(key, []):
+            release = Release.objects.filter(pk=row["release"]).first()
+            if release is not None:
+                mark(release=release, by=by, at=at, rule_change=change.pk, why=f"{change} {what}")
     return None

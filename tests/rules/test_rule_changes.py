@@ -254,6 +254,45 @@ def test_applying_a_change_that_strands_releases_flags_them_and_tells_their_owne
     assert moved.stranded_at is None
 
 
+def test_lifting_the_freeze_that_stranded_a_release_unflags_it_on_its_timeline(
+    make_release, engineer, manager, engineer_api, client
+):
+    with time_machine.travel(NOW, tick=False):
+        release = make_release(version="2.0.0")  # Wednesday's window
+        other = make_release(version="2.1.0")
+        freeze = services.rules_change(
+            target="freeze", operation="create", by=engineer,
+            values={"reason": "Incident", "starts_at": utc(2026, 12, 1),
+                    "ends_at": utc(2026, 12, 3)},
+        )  # fmt: skip
+        releases.release_update(  # the other is moved to Thursday: not stranded any more
+            release=other, by=engineer, at=NOW, scheduled_start=utc(2026, 12, 3, 8, 15)
+        )
+        release.refresh_from_db()
+        assert release.stranded_at == NOW
+        lift = engineer_api.delete(f"/api/v1/freezes/{freeze.target_id}/")
+    preview = lift.json()["preview"]
+    assert [r["version"] for r in preview["fits_again"]] == ["2.0.0"]
+    assert preview["stranded"] == []
+    client.force_login(manager)
+    page = client.get(f"/admin/rules/rulechange/{lift.json()['id']}/change/").content.decode()
+    assert "Stranded releases it puts back in a window" in page and "items-api 2.0.0 at" in page
+    inbox = client.get("/admin/rules/rulechange/").content.decode()
+    assert "puts items-api 2.0.0 back in a window" in inbox
+    later = NOW + dt.timedelta(hours=1)
+    with time_machine.travel(later, tick=False):
+        services.rule_change_decide(
+            change=RuleChange.objects.get(pk=lift.json()["id"]), by=manager, verdict="approve"
+        )
+    release.refresh_from_db()
+    assert release.stranded_at is None
+    event = release.events.get(action="fits_again")
+    assert (event.at, event.details["rule_change"]) == (later, lift.json()["id"])
+    assert not other.events.filter(action="fits_again").exists()
+    timeline = engineer_api.get(f"/api/v1/releases/{release.pk}/events/").json()["results"]
+    assert timeline[-1]["action"] == "fits_again"
+
+
 def test_the_admin_proposes_instead_of_saving(client, engineer, manager, manager2):
     client.force_login(engineer)
     response = client.post(
