@@ -104,13 +104,14 @@ _OWN: dict[str, Describer] = {
     "missed_window": lambda e: (
         f"Its window ended {instant(e.details.get('window_end'))} before it started."
     ),
+    # The actor put the change in force (proposed a tightening, or gave the deciding approval).
     "stranded": lambda e: (
-        f"{who(e)}'s rule change #{e.details.get('rule_change')} left it outside every window: "
-        "reschedule it."
+        f"{who(e)} put rule change #{e.details.get('rule_change')} in force, which left it "
+        "outside every window: reschedule it."
     ),
     "fits_again": lambda e: (
-        f"{who(e)}'s rule change #{e.details.get('rule_change')} put it back inside a window: "
-        "it needs no rescheduling."
+        f"{who(e)} put rule change #{e.details.get('rule_change')} in force, which put it back "
+        "inside a window: it fits again and needs no rescheduling."
     ),
 }
 for _action, _describer in _OWN.items():

@@ -110,7 +110,9 @@ class RuleAdmin(DeskTimeMixin, admin.ModelAdmin):
             services.pending_removal(self.target, int(object_id)) if object_id.isdigit() else None
         )
         context = {
-            "title": "Propose removing it",
+            "title": "Its removal waits for senior management"
+            if waiting
+            else "Propose removing it",
             "why": why,
             "waiting": waiting,
             **(extra_context or {}),

@@ -13,6 +13,7 @@ import time_machine
 from approvals import services as approvals
 from releases import services as releases
 from releases.models import Component, Freeze, Release, WindowPolicy
+from releases.timeline import describe
 from rules import services
 from rules.models import RuleChange, RuleDecision
 from tests.helpers import NOW, SLOT, WED_WINDOW, ask, utc
@@ -291,6 +292,10 @@ def test_lifting_the_freeze_that_stranded_a_release_unflags_it_on_its_timeline(
     assert not other.events.filter(action="fits_again").exists()
     timeline = engineer_api.get(f"/api/v1/releases/{release.pk}/events/").json()["results"]
     assert timeline[-1]["action"] == "fits_again"
+    assert describe(event) == (
+        f"morgan put rule change #{lift.json()['id']} in force, which put it back inside a "
+        "window: it fits again and needs no rescheduling."
+    )  # the approver put it in force; erin proposed it
 
 
 def test_the_admin_proposes_instead_of_saving(client, engineer, manager, manager2):
@@ -359,6 +364,7 @@ def test_the_admin_delete_page_proposes_a_removal_and_asks_why(client, engineer,
     # Asked again (another tab), the page names the removal that waits, and proposes no other.
     page = client.get(url).content.decode()
     assert "Its removal is proposed already" in page and 'name="justification"' not in page
+    assert "<title>Its removal waits for senior management" in page
     assert f"/admin/rules/rulechange/{change.pk}/change/" in page
     again = client.post(url, {"post": "yes", "justification": "Twice"}, follow=True)
     assert "already proposes removing it" in again.content.decode()
