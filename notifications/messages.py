@@ -249,6 +249,7 @@ def rule_change(change, what: str) -> Content:
     impact = (
         f"Over the next 90 days: +{preview['hours_added']} h and -{preview['hours_removed']} h "
         f"of release windows; {len(preview['stranded'])} scheduled release(s) stranded; "
+        f"{len(preview.get('fits_again', []))} stranded release(s) put back in a window; "
         f"{len(preview['overlapping_slots'])} approved exceptional slot(s) overlapped."
     )
     if what == "proposed":

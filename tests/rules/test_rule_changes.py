@@ -256,8 +256,9 @@ def test_applying_a_change_that_strands_releases_flags_them_and_tells_their_owne
 
 
 def test_lifting_the_freeze_that_stranded_a_release_unflags_it_on_its_timeline(
-    make_release, engineer, manager, engineer_api, client
-):
+    make_release, engineer, manager, engineer_api, client, mailoutbox,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
     with time_machine.travel(NOW, tick=False):
         release = make_release(version="2.0.0")  # Wednesday's window
         other = make_release(version="2.1.0")
@@ -271,7 +272,10 @@ def test_lifting_the_freeze_that_stranded_a_release_unflags_it_on_its_timeline(
         )
         release.refresh_from_db()
         assert release.stranded_at == NOW
-        lift = engineer_api.delete(f"/api/v1/freezes/{freeze.target_id}/")
+        with django_capture_on_commit_callbacks(execute=True):
+            lift = engineer_api.delete(f"/api/v1/freezes/{freeze.target_id}/")
+    [to_decide] = [m for m in mailoutbox if m.subject.startswith("[Nightshift] Rule change to")]
+    assert "1 stranded release(s) put back in a window" in to_decide.body
     preview = lift.json()["preview"]
     assert [r["version"] for r in preview["fits_again"]] == ["2.0.0"]
     assert preview["stranded"] == []
