@@ -16,7 +16,7 @@ from releases.models import Component, Freeze, Release, WindowPolicy
 from releases.timeline import describe
 from rules import services
 from rules.models import RuleChange, RuleDecision
-from tests.helpers import NOW, SLOT, WED_WINDOW, ask, utc
+from tests.helpers import NOW, SLOT, WED_WINDOW, ask, client_for, utc
 
 pytestmark = pytest.mark.django_db
 FRIDAY_1138_PT = utc(2026, 11, 27, 19, 38)
@@ -417,3 +417,17 @@ def test_the_api_takes_a_removal_s_justification_from_the_body_or_the_query(engi
         assert refused.status_code == 400
         assert message in refused.json()["errors"][field][0]
     assert not RuleChange.objects.exists()
+
+
+def test_a_change_stored_before_fits_again_existed_still_reads(engineer, manager, client):
+    change = services.rules_change(
+        target="policy", operation="delete", by=engineer, obj=WindowPolicy.objects.get()
+    )
+    old = {k: v for k, v in change.preview.items() if k != "fits_again"}
+    RuleChange.objects.filter(pk=change.pk).update(preview=old)
+    api = client_for(manager)
+    assert api.get(f"/api/v1/rule-changes/{change.pk}/").json()["preview"]["fits_again"] == []
+    client.force_login(manager)
+    page = client.get(f"/admin/rules/rulechange/{change.pk}/change/").content.decode()
+    assert "Stranded releases it puts back in a window" in page
+    assert "rule change #" in client.get("/admin/rules/rulechange/").content.decode().lower()
