@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter
 
 from lib.errors import Invalid
 from releases import guards, selectors, services
-from releases.models import Release
+from releases.models import MAX_RELEASE_MINUTES, Release
 from releases.serializers import decision_json, decision_payload, parse_instant, shown, to_json
 from releases.windows import between
 
@@ -23,14 +23,14 @@ PARAMETERS = [
     OpenApiParameter("release", int, description="Ask about this release: may it start at `at`?"),
     OpenApiParameter(
         "duration",
-        {"type": "integer", "minimum": 1, "maximum": 7 * 24 * 60},
-        description="Minutes the deploy takes (1 to 10080): allowed only if the window stays open "
-        "until it finishes. Not with `release`, which has its own expected duration.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_RELEASE_MINUTES},
+        description=f"Minutes the deploy takes (1 to {MAX_RELEASE_MINUTES}): allowed only if the "
+        "window stays open until it finishes. Not with `release`, which has its own expected "
+        "duration.",
     ),
 ]
 # Anything else is refused, not ignored: a misspelt `at` would otherwise be answered for now.
 KNOWN = tuple(parameter.name for parameter in PARAMETERS)
-LONGEST = 7 * 24 * 60  # minutes, as a release's expected duration
 
 
 def ask(params, *, team: bool, now: dt.datetime | None = None) -> dict:
@@ -82,10 +82,11 @@ def _question(params, *, team: bool, now: dt.datetime | None):
             raw_duration.isascii()
             and raw_duration.isdigit()
             and len(raw_duration) <= 6
-            and 1 <= int(raw_duration) <= LONGEST
+            and 1 <= int(raw_duration) <= MAX_RELEASE_MINUTES
         ):
             errors["duration"] = (
-                f"'{shown(raw_duration)}' is not a duration: give whole minutes, 1 to {LONGEST}."
+                f"'{shown(raw_duration)}' is not a duration: give whole minutes, "
+                f"1 to {MAX_RELEASE_MINUTES}."
             )
         else:
             duration = dt.timedelta(minutes=int(raw_duration))

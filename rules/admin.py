@@ -28,7 +28,7 @@ def _justification() -> forms.CharField:
     """What senior management reads before deciding (as the API's ``justification``)."""
     return forms.CharField(
         required=False,
-        max_length=2000,
+        max_length=services.JUSTIFICATION_LIMIT,  # as the service checks (on the field here)
         validators=[text.multi_line],
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why the rules should change: senior management reads it before deciding.",

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from lib import text
 from releases.serializers import FreezeSerializer, WindowPolicySerializer
 from rules.models import RuleChange, RuleDecision
+from rules.services import JUSTIFICATION_LIMIT
 
 
 class RuleDecisionSerializer(serializers.ModelSerializer):
@@ -92,7 +93,7 @@ class Justification(serializers.Serializer):
         write_only=True,
         required=False,
         allow_blank=True,
-        max_length=2000,
+        max_length=JUSTIFICATION_LIMIT,
         validators=[text.multi_line],
         help_text="Why the rules should change (shown to senior management).",
     )

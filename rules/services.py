@@ -16,12 +16,14 @@ import datetime as dt
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import roles
 from audit import services as audit
-from lib.errors import Refused
+from lib import text
+from lib.errors import Invalid, Refused
 from releases import services as releases
 from releases.models import Component, Release
 from rules import preview, rulebook
@@ -59,6 +61,22 @@ def _may_change_rules(user) -> None:
         )
 
 
+# What senior management reads before deciding. The desk's forms and the API's serializers
+# check the same (with this limit) to put the message on their field.
+JUSTIFICATION_LIMIT = 2000
+
+
+def justification_errors(reason: str) -> dict[str, str]:
+    """What is wrong with ``reason`` as a justification, by field (empty when nothing)."""
+    if len(reason) > JUSTIFICATION_LIMIT:
+        return {"justification": f"At most {JUSTIFICATION_LIMIT} characters ({len(reason)} given)."}
+    try:
+        text.multi_line(reason)
+    except ValidationError as exc:
+        return {"justification": exc.messages[0]}
+    return {}
+
+
 def rules_change(
     *,
     target: str,
@@ -77,6 +95,9 @@ def rules_change(
     """
     at = at or timezone.now()
     _may_change_rules(by)
+    reason = (reason or "").strip()
+    if errors := justification_errors(reason):
+        raise Invalid(errors)
     with transaction.atomic():
         if obj is not None:
             obj = type(obj).objects.select_for_update().get(pk=obj.pk)  # one proposer at a time
@@ -95,7 +116,7 @@ def rules_change(
             label=(payload or base)[label_field][:200],
             payload=payload,
             base=base,
-            reason=(reason or "").strip(),
+            reason=reason,
             proposer=by,
             created_at=at,
         )

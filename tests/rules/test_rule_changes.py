@@ -11,6 +11,7 @@ import pytest
 import time_machine
 
 from approvals import services as approvals
+from lib.errors import Invalid
 from releases import services as releases
 from releases.models import Component, Freeze, Release, WindowPolicy
 from releases.timeline import describe
@@ -431,3 +432,18 @@ def test_a_change_stored_before_fits_again_existed_still_reads(engineer, manager
     page = client.get(f"/admin/rules/rulechange/{change.pk}/change/").content.decode()
     assert "Stranded releases it puts back in a window" in page
     assert "rule change #" in client.get("/admin/rules/rulechange/").content.decode().lower()
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [("x" * 2001, "At most 2000 characters (2001 given)."), ("Bell\x07", "U+0007")],
+)
+def test_the_service_refuses_a_justification_whichever_way_it_came(engineer, reason, message):
+    # The desk's form and the API's serializer check it on their field; the service owns it.
+    with pytest.raises(Invalid) as exc:
+        services.rules_change(
+            target="policy", operation="delete", by=engineer, obj=WindowPolicy.objects.get(),
+            reason=reason,
+        )  # fmt: skip
+    assert message in exc.value.errors["justification"]
+    assert not RuleChange.objects.exists()
